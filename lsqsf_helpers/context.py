@@ -1,0 +1,81 @@
+"""What every step of one org's run shares: parameters, mode, lazily opened vendor clients, results so far.
+
+Clients open on first use and failures are remembered, so a login that failed is not tried again by
+every later step (and each step reports the same failure in its own terms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lsqsf_helpers.errors import Failure
+from lsqsf_helpers.leadsquared import KeyOwner, LeadSquaredClient
+from lsqsf_helpers.results import StepResult
+from lsqsf_helpers.salesforce import RunningUser, SalesforceClient
+
+
+@dataclass
+class ConnectorTarget:
+    """The connector facts the steps compare against (from the org's `connector:` section)."""
+
+    package_version_id: str | None
+    namespace: str | None
+    package_name: str
+    remote_site_name: str
+    page_url: str | None
+    authenticated: bool
+    access_key_ref: str = ""
+    secret_key_ref: str = ""
+
+
+@dataclass
+class RunContext:
+    label: str
+    apply: bool
+    connector: ConnectorTarget
+    lsq_configured_host: str
+    open_salesforce: Callable[[], SalesforceClient]
+    open_leadsquared: Callable[[], LeadSquaredClient]
+    login_hint: str = ""  # the Salesforce login host or My Domain, for links when login fails
+    is_sandbox_login: bool = False
+    results: dict[str, StepResult] = field(default_factory=dict)
+    salesforce_api: bool = True  # False once the org answered API_DISABLED_FOR_ORG
+    _sf: SalesforceClient | None = None
+    _sf_failure: Failure | None = None
+    _lsq: LeadSquaredClient | None = None
+    _owner: KeyOwner | Failure | None = None
+    _user: RunningUser | None = None
+
+    def salesforce(self) -> SalesforceClient:
+        if self._sf_failure is not None:
+            raise self._sf_failure
+        if self._sf is None:
+            try:
+                self._sf = self.open_salesforce()
+            except Failure as exc:
+                self._sf_failure = exc
+                raise
+        return self._sf
+
+    def running_user(self, *, fresh: bool = False) -> RunningUser:
+        if self._user is None or fresh:
+            self._user = self.salesforce().running_user()
+        return self._user
+
+    def key_owner(self) -> KeyOwner:
+        """The LeadSquared key owner, asked once per run (the answer or the failure is kept)."""
+        if self._owner is None:
+            try:
+                if self._lsq is None:
+                    self._lsq = self.open_leadsquared()
+                self._owner = self._lsq.key_owner()
+            except Failure as exc:
+                self._owner = exc
+        if isinstance(self._owner, Failure):
+            raise self._owner
+        return self._owner
+
+    @property
+    def instance_host(self) -> str:
+        return self._sf.instance_host if self._sf is not None else self.login_hint

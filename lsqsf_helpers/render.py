@@ -1,0 +1,75 @@
+"""Renderers for results: a terminal table and the JSON record (the notebook and report have their own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from lsqsf_helpers.redact import REDACTOR, Redactor
+from lsqsf_helpers.results import Status, StepResult
+from lsqsf_helpers.runbook import RunRecord
+
+SYMBOLS = {
+    Status.OK: "ok",
+    Status.ACTION_NEEDED: "ACTION",
+    Status.FAILED: "FAILED",
+    Status.MANUAL: "manual",
+    Status.SKIPPED: "skipped",
+}
+
+
+def step_lines(result: StepResult) -> list[str]:
+    """One step as a few text lines: status, message, remedy, changes and links."""
+    lines = [f"  {SYMBOLS[result.status]:<8} {result.step:<18} {result.message}"]
+    if result.remedy and result.status is not Status.OK:
+        lines.append(f"  {'':<8} {'':<18} -> {result.remedy}")
+    for change in result.changes:
+        lines.append(f"  {'':<8} {'':<18} changed {change.what}: {change.before!r} -> {change.after!r}")
+    if result.status is not Status.OK:
+        lines.extend(f"  {'':<8} {'':<18} {label}: {url}" for label, url in result.links)
+    return lines
+
+
+def record_text(record: RunRecord, redactor: Redactor = REDACTOR) -> str:
+    """The CLI's view of one org's run."""
+    verdict = "READY" if record.ready else "NOT READY"
+    head = f"{record.org} ({record.mode}): {verdict}"
+    if record.error:
+        return redactor.redact(f"{head}\n  error: {record.error}")
+    lines = [head]
+    for result in record.steps:
+        lines.extend(step_lines(result))
+    return redactor.redact("\n".join(lines))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so a half-written file never exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def records_json(records: list[RunRecord], redactor: Redactor = REDACTOR) -> str:
+    payload = records[0].as_dict() if len(records) == 1 else {"orgs": [r.as_dict() for r in records]}
+    return json.dumps(redactor.redact_obj(payload), indent=2, sort_keys=False) + "\n"
+
+
+def ensure_writable(path: Path, *, field: str) -> None:
+    """Refuse an output path before any work is done, so a bad one costs nothing."""
+    from lsqsf_helpers.errors import UsageError
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name", field=field)
+    if not parent.is_dir():
+        raise UsageError(f"folder {parent} does not exist", field=field)
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"folder {parent} is not writable", field=field)

@@ -1,0 +1,462 @@
+"""Salesforce, through simple-salesforce on lsqsf's one requests.Session.
+
+Every call the runbook makes to an org lives here: login in four modes, the running user and its
+permission flags, edition, installed packages, package installs, the Lightning preference, and
+remote sites (read through Tooling RemoteProxy, written through the Metadata API with zeep on the
+same session). Vendor errors become `SalesforceFailure` with Salesforce's errorCode and a remedy.
+SOQL is built only with simple-salesforce's `format_soql`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+import simple_salesforce
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from simple_salesforce.format import format_soql
+
+from lsqsf_helpers.errors import Failure, SalesforceFailure
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "59.0"
+METADATA_WSDL = Path(simple_salesforce.__file__).with_name("metadata.wsdl")
+ADMIN_PERMISSIONS = ("PermissionsModifyAllData", "PermissionsCustomizeApplication", "PermissionsInstallPackaging")
+ALL_PERMISSIONS = (*ADMIN_PERMISSIONS, "PermissionsApiEnabled", "PermissionsViewSetup")
+# Install errors worth another try (CumulusCI's list, cumulusci/salesforce_api/package_install.py).
+TRANSIENT_INSTALL_ERRORS = (
+    "This package is not yet available",
+    "InstalledPackage version number",
+    "unable to obtain exclusive access to this record",
+    "Package installation is already in progress",
+)
+
+REMEDIES = {
+    "INVALID_LOGIN": "check salesforce.username, password and security_token (Settings > Reset My Security Token "
+    "sends a new token); make sure the login host matches the org (production, sandbox or My Domain)",
+    "API_DISABLED_FOR_ORG": "this org has no API access (Professional Edition without the API add-on): do the "
+    "Salesforce steps by hand from the links shown, or ask Salesforce for API access",
+    "REQUEST_LIMIT_EXCEEDED": "the org's API request allowance is used up; wait for it to recover (a rolling "
+    "24 hours) or ask Salesforce to raise it (Setup > Company Information shows API Requests)",
+    "INVALID_SESSION_ID": "the session or access token expired: get a new access token, or use an auth mode "
+    "that can log in again (password, jwt, client_credentials)",
+    "INSUFFICIENT_ACCESS": "the running user lacks a permission this check needs: run as a System Administrator",
+    "invalid_grant": "check the connected app: consumer key, the user's pre-authorisation, and the certificate "
+    "that matches salesforce.private_key",
+    "invalid_client_id": "check salesforce.consumer_key against the connected app",
+    "invalid_client": "check salesforce.consumer_key and consumer_secret against the connected app",
+}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SalesforceLogin:
+    """Everything needed to open a session; secret values stay out of repr."""
+
+    auth: str  # password | access_token | jwt | client_credentials
+    domain: str  # simple-salesforce's domain: login, test, acme.my, acme--uat.sandbox.my
+    username: str = ""
+    consumer_key: str = ""
+    instance_url: str = ""
+    api_version: str = API_VERSION
+    password: str = field(default="", repr=False)
+    security_token: str = field(default="", repr=False)
+    access_token: str = field(default="", repr=False)
+    consumer_secret: str = field(default="", repr=False)
+    private_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class RunningUser:
+    id: str
+    username: str
+    lightning_preferred: bool
+    permissions: dict[str, bool]
+
+    @property
+    def is_admin(self) -> bool:
+        return all(self.permissions.get(p, False) for p in ADMIN_PERMISSIONS)
+
+    @property
+    def missing_admin_permissions(self) -> list[str]:
+        return [p for p in ADMIN_PERMISSIONS if not self.permissions.get(p, False)]
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    id: str
+    edition: str
+    is_sandbox: bool
+    instance_name: str
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    namespace: str | None
+    name: str
+    version_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class RemoteSite:
+    name: str
+    url: str
+    is_active: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    request_id: str
+    status: str  # SUCCESS | ERROR | IN_PROGRESS (gave up polling)
+    errors: tuple[str, ...] = ()
+    polls: int = 0
+
+
+def failure_from(exc: Exception, doing: str) -> Failure:
+    """Turn a simple-salesforce, zeep or requests error into our hierarchy, keeping Salesforce's code."""
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        code = str(getattr(exc, "code", "") or "")
+        message = str(getattr(exc, "auth_message", "") or getattr(exc, "message", "") or exc)
+        return SalesforceFailure(
+            f"{doing}: login refused ({code}: {message})",
+            code=code,
+            status=401,
+            remedy=REMEDIES.get(code, REMEDIES["INVALID_LOGIN"]),
+        )
+    if isinstance(exc, SalesforceError):
+        content = exc.content
+        code, message = "", str(content)
+        if isinstance(content, list) and content and isinstance(content[0], dict):
+            code = str(content[0].get("errorCode", ""))
+            message = str(content[0].get("message", ""))
+        return SalesforceFailure(
+            f"{doing}: {code or exc.status} {message}".strip(),
+            code=code,
+            status=int(exc.status or 0),
+            remedy=REMEDIES.get(code, ""),
+        )
+    if isinstance(exc, requests.RequestException):
+        return SalesforceFailure(
+            f"{doing}: Salesforce could not be reached ({type(exc).__name__})",
+            code="CONNECTION",
+            remedy="check the network, proxy (HTTPS_PROXY) and the login host; then run again",
+        )
+    fault_code = _zeep_fault_code(exc)
+    if fault_code is not None:
+        return SalesforceFailure(
+            f"{doing}: {fault_code} {getattr(exc, 'message', exc)}",
+            code=fault_code,
+            status=500,
+            remedy=REMEDIES.get(fault_code, ""),
+        )
+    return SalesforceFailure(f"{doing}: {exc}")
+
+
+def _zeep_fault_code(exc: Exception) -> str | None:
+    from zeep.exceptions import Fault
+
+    if not isinstance(exc, Fault):
+        return None
+    code = str(exc.code or "")
+    return code.split(":", 1)[-1] or "SOAP_FAULT"
+
+
+class SalesforceClient:
+    """One logged-in org. Create with `SalesforceClient.connect(login, session)`."""
+
+    def __init__(self, sf: Salesforce, login: SalesforceLogin, session: requests.Session) -> None:
+        self.sf = sf
+        self.login = login
+        self.session = session
+
+    @classmethod
+    def connect(cls, login: SalesforceLogin, session: requests.Session) -> SalesforceClient:
+        common: dict[str, Any] = {"session": session, "version": login.api_version}
+        try:
+            if login.auth == "password":
+                sf = Salesforce(
+                    username=login.username,
+                    password=login.password,
+                    security_token=login.security_token,
+                    domain=login.domain,
+                    **common,
+                )
+            elif login.auth == "access_token":
+                sf = Salesforce(instance_url=login.instance_url, session_id=login.access_token, **common)
+            elif login.auth == "jwt":
+                audience, token_host = jwt_domains(login.domain)
+                sf = Salesforce(
+                    username=login.username,
+                    consumer_key=login.consumer_key,
+                    privatekey=login.private_key,
+                    domain=audience,
+                    instance_url=token_host,
+                    **common,
+                )
+            elif login.auth == "client_credentials":
+                sf = Salesforce(
+                    consumer_key=login.consumer_key,
+                    consumer_secret=login.consumer_secret,
+                    domain=login.domain,
+                    **common,
+                )
+            else:
+                raise SalesforceFailure(f"unknown auth mode {login.auth!r}")
+        except (SalesforceError, requests.RequestException) as exc:
+            raise failure_from(exc, "Salesforce login") from None
+        return cls(sf, login, session)
+
+    @property
+    def instance_host(self) -> str:
+        return str(self.sf.sf_instance).split(":")[0]
+
+    # ----- calls --------------------------------------------------------------------------------
+    def _call(self, doing: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (SalesforceError, requests.RequestException) as exc:
+            raise failure_from(exc, doing) from None
+
+    def query(self, soql: str, *, tooling: bool = False) -> list[dict[str, Any]]:
+        """Records of a (small) query; REST or Tooling. Follows nextRecordsUrl pages."""
+        doing = f"{'Tooling ' if tooling else ''}query {soql.split(' FROM ')[-1].split()[0]}"
+        path = "tooling/query/" if tooling else "query/"
+        result = self._call(doing, lambda: self.sf.restful(path, params={"q": soql}))
+        records: list[dict[str, Any]] = list((result or {}).get("records", []))
+        while result and not result.get("done", True) and result.get("nextRecordsUrl"):
+            next_url = str(result["nextRecordsUrl"])
+            result = self._call(doing, lambda u=next_url: self.sf.query_more(u, identifier_is_url=True))
+            records.extend(result.get("records", []))
+        return records
+
+    # ----- identity and permissions -----------------------------------------------------------
+    @cached_property
+    def user_id(self) -> str:
+        """The running user's id: OAuth userinfo, else Chatter's users/me (simple-salesforce keeps neither)."""
+        try:
+            info = self.sf.oauth2("userinfo")
+            if isinstance(info, dict) and info.get("user_id"):
+                return str(info["user_id"])
+        except (SalesforceError, requests.RequestException) as exc:
+            log.info("userinfo unavailable (%s); trying chatter/users/me", type(exc).__name__)
+        me = self._call("read the running user", lambda: self.sf.restful("chatter/users/me"))
+        return str(me["id"])
+
+    def running_user(self) -> RunningUser:
+        uid = self.user_id
+        users = self.query(
+            format_soql(
+                "SELECT Id, Username, UserPreferencesLightningExperiencePreferred FROM User WHERE Id = {}", uid
+            )
+        )
+        if not users:
+            raise SalesforceFailure(f"the running user {uid} was not found", code="NOT_FOUND")
+        assignments = self.query(
+            format_soql(
+                "SELECT PermissionSet.PermissionsModifyAllData, PermissionSet.PermissionsCustomizeApplication, "
+                "PermissionSet.PermissionsInstallPackaging, PermissionSet.PermissionsApiEnabled, "
+                "PermissionSet.PermissionsViewSetup FROM PermissionSetAssignment WHERE AssigneeId = {}",
+                uid,
+            )
+        )
+        permissions = {p: any(bool((a.get("PermissionSet") or {}).get(p)) for a in assignments) for p in ALL_PERMISSIONS}
+        user = users[0]
+        return RunningUser(
+            id=str(user["Id"]),
+            username=str(user.get("Username", "")),
+            lightning_preferred=bool(user.get("UserPreferencesLightningExperiencePreferred")),
+            permissions=permissions,
+        )
+
+    def organization(self) -> OrgInfo:
+        rows = self.query("SELECT Id, OrganizationType, IsSandbox, InstanceName FROM Organization")
+        row = rows[0]
+        return OrgInfo(
+            id=str(row["Id"]),
+            edition=str(row.get("OrganizationType", "")),
+            is_sandbox=bool(row.get("IsSandbox")),
+            instance_name=str(row.get("InstanceName", "")),
+        )
+
+    def api_requests(self) -> dict[str, int]:
+        limits = self._call("read API limits", lambda: self.sf.limits())
+        daily = limits.get("DailyApiRequests", {})
+        return {"max": int(daily.get("Max", 0)), "remaining": int(daily.get("Remaining", 0))}
+
+    # ----- packages -----------------------------------------------------------------------------
+    def installed_packages(self) -> list[InstalledPackage]:
+        rows = self.query(
+            "SELECT Id, SubscriberPackage.NamespacePrefix, SubscriberPackage.Name, SubscriberPackageVersionId, "
+            "SubscriberPackageVersion.MajorVersion, SubscriberPackageVersion.MinorVersion, "
+            "SubscriberPackageVersion.PatchVersion, SubscriberPackageVersion.BuildNumber "
+            "FROM InstalledSubscriberPackage",
+            tooling=True,
+        )
+        packages = []
+        for row in rows:
+            pkg = row.get("SubscriberPackage") or {}
+            ver = row.get("SubscriberPackageVersion") or {}
+            version = ".".join(
+                str(ver.get(k, 0)) for k in ("MajorVersion", "MinorVersion", "PatchVersion", "BuildNumber")
+            )
+            packages.append(
+                InstalledPackage(
+                    namespace=pkg.get("NamespacePrefix"),
+                    name=str(pkg.get("Name", "")),
+                    version_id=str(row.get("SubscriberPackageVersionId", "")),
+                    version=version,
+                )
+            )
+        return packages
+
+    def request_install(self, version_id: str) -> str:
+        """Start a PackageInstallRequest for all users with third-party access approved; its 0Hf id."""
+        body = {
+            "SubscriberPackageVersionKey": version_id,
+            "SecurityType": "Full",  # = Install for All Users
+            "EnableRss": True,  # = approve third-party access (activate the package's remote sites)
+            "NameConflictResolution": "Block",
+        }
+        created = self._call(
+            "request the package install",
+            lambda: self.sf.restful("tooling/sobjects/PackageInstallRequest/", method="POST", json=body),
+        )
+        return str(created["id"])
+
+    def install_status(self, request_id: str) -> tuple[str, tuple[str, ...]]:
+        rows = self.query(
+            format_soql("SELECT Id, Status, Errors FROM PackageInstallRequest WHERE Id = {}", request_id),
+            tooling=True,
+        )
+        if not rows:
+            raise SalesforceFailure(f"install request {request_id} vanished", code="NOT_FOUND")
+        errors = (rows[0].get("Errors") or {}).get("errors") or []
+        return str(rows[0].get("Status", "UNKNOWN")), tuple(str(e.get("message", e)) for e in errors)
+
+    def install_package(
+        self,
+        version_id: str,
+        *,
+        poll_interval: float = 2.0,
+        max_polls: int = 150,
+        retries: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> InstallOutcome:
+        """Install and poll to done; start over on CumulusCI's known transient errors, `retries` times."""
+        for attempt in range(retries + 1):
+            request_id = self.request_install(version_id)
+            status, errors, polls = "IN_PROGRESS", (), 0
+            while status in ("IN_PROGRESS", "UNKNOWN") and polls < max_polls:
+                polls += 1
+                status, errors = self.install_status(request_id)
+                if status in ("IN_PROGRESS", "UNKNOWN"):
+                    sleep(poll_interval)
+            transient = status == "ERROR" and any(t in e for e in errors for t in TRANSIENT_INSTALL_ERRORS)
+            if not transient or attempt == retries:
+                return InstallOutcome(request_id, status, errors, polls)
+            log.info("install hit a transient error; trying again (%d/%d)", attempt + 1, retries)
+            sleep(poll_interval)
+        raise AssertionError("unreachable")
+
+    # ----- Lightning preference -----------------------------------------------------------------
+    def set_lightning_preferred(self, user_id: str, preferred: bool) -> None:
+        self._call(
+            "update the Lightning preference",
+            lambda: self.sf.restful(
+                f"sobjects/User/{user_id}",
+                method="PATCH",
+                json={"UserPreferencesLightningExperiencePreferred": preferred},
+            ),
+        )
+
+    # ----- remote sites -------------------------------------------------------------------------
+    def remote_site(self, name: str) -> RemoteSite | None:
+        rows = self.query(
+            format_soql(
+                "SELECT Id, SiteName, EndpointUrl, IsActive, Description FROM RemoteProxy WHERE SiteName = {}", name
+            ),
+            tooling=True,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return RemoteSite(
+            name=str(row.get("SiteName", name)),
+            url=str(row.get("EndpointUrl", "")),
+            is_active=bool(row.get("IsActive")),
+            description=str(row.get("Description") or ""),
+        )
+
+    @cached_property
+    def _metadata(self) -> Any:
+        """zeep Metadata service on this session (the WSDL simple-salesforce bundles); built on first use."""
+        import zeep
+        from zeep.transports import Transport
+
+        client = zeep.Client(
+            str(METADATA_WSDL),
+            transport=Transport(session=self.session),
+            settings=zeep.Settings(strict=False, xsd_ignore_sequence_order=True),
+        )
+        return client
+
+    @contextmanager
+    def _metadata_service(self) -> Iterator[tuple[Any, list[Any]]]:
+        client = self._metadata
+        service = client.create_service(
+            "{http://soap.sforce.com/2006/04/metadata}MetadataBinding",
+            f"https://{self.sf.sf_instance}/services/Soap/m/{self.login.api_version}",
+        )
+        header = client.get_element("ns0:SessionHeader")(sessionId=self.sf.session_id)
+        yield service, [header]
+
+    def upsert_remote_site(self, name: str, url: str, description: str) -> bool:
+        """Create or update the remote site; True when it was created. Re-logs in once on an expired session."""
+        for attempt in (1, 2):
+            try:
+                with self._metadata_service() as (service, headers):
+                    site = self._metadata.get_type("ns0:RemoteSiteSetting")(
+                        fullName=name, url=url, isActive=True, disableProtocolSecurity=False, description=description
+                    )
+                    results = service.upsertMetadata([site], _soapheaders=headers)
+            except Exception as exc:
+                failure = failure_from(exc, "write the remote site")
+                if isinstance(failure, SalesforceFailure) and failure.code == "INVALID_SESSION_ID" and attempt == 1:
+                    if self.login.auth == "access_token":
+                        raise failure from None
+                    self._relogin()
+                    continue
+                raise failure from None
+            result = results[0]
+            if not result.success:
+                errors = "; ".join(f"{e.statusCode}: {e.message}" for e in (result.errors or []))
+                raise SalesforceFailure(f"write the remote site: {errors}", code="METADATA_ERROR")
+            return bool(result.created)
+        raise AssertionError("unreachable")
+
+    def _relogin(self) -> None:
+        fresh = SalesforceClient.connect(self.login, self.session)
+        self.sf = fresh.sf
+
+
+def jwt_domains(domain: str) -> tuple[str, str | None]:
+    """(audience domain, token host prefix) for simple-salesforce's JWT flow.
+
+    The assertion's audience is login or test; the token may be requested from My Domain, which
+    simple-salesforce takes as `instance_url='acme.my'`.
+    """
+    if domain in ("login", "test"):
+        return domain, None
+    return ("test" if ".sandbox.my" in domain else "login"), domain
