@@ -66,7 +66,10 @@ def check_org(
 ) -> RunRecord:
     """One org, all steps. Bad input for this org ends up in the record's `error`, not as an exception."""
     record = RunRecord(
-        org=org.label, mode="apply" if apply else "check", started=now_iso(), sandbox_scenario=org.sandbox_scenario
+        org=org.label,
+        mode="apply" if apply else "check",
+        started=now_iso(),
+        sandbox_scenario=org.sandbox_scenario,
     )
     started = time.perf_counter()
     counter = http.CallCounter()

@@ -47,7 +47,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(ck)
     ck.add_argument("--json", metavar="PATH", help="write the JSON record(s) here")
 
-    demo = sub.add_parser("demo", help="the README demo: check examples/orgs.yaml against the embedded sandbox")
+    demo = sub.add_parser(
+        "demo", help="the README demo: check examples/orgs.yaml against the embedded sandbox"
+    )
     demo.add_argument("--json", metavar="PATH", help="write the JSON records here")
     return parser
 
@@ -157,9 +159,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    print(f"lsqsf demo: checking {EXAMPLES.name} against the embedded sandbox (one practice org per scenario)\n")
+    print(
+        f"lsqsf demo: checking {EXAMPLES.name} against the embedded sandbox (one practice org per scenario)\n"
+    )
     code = _check_orgs(EXAMPLES, apply=False, sandbox=EMBEDDED, json_path=args.json)
-    print("\nDemo done: the orgs above are the sandbox's practice orgs; exit code 1 means some are not ready.")
+    print(
+        "\nDemo done: the orgs above are the sandbox's practice orgs; exit code 1 means some are not ready."
+    )
     return code
 
 
@@ -180,5 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NOT_READY
     except Exception as exc:  # the last line of defence: one line, no traceback, exit 3
         logging.getLogger(__name__).debug("internal error", exc_info=True)
-        print(f"lsqsf: internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", file=sys.stderr)
+        print(
+            f"lsqsf: internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", file=sys.stderr
+        )
         return EXIT_INTERNAL

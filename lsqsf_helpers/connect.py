@@ -1,8 +1,8 @@
 """From validated parameters to a ready RunContext: resolve secrets just in time, open one session.
 
 In sandbox mode an org that names `sandbox_scenario` and gives no credentials borrows that practice
-org's fake credentials from the sandbox's control API; they are registered with the redactor like
-any secret.
+org's fake credentials, login host and LeadSquared host from the sandbox's control API; they are
+registered with the redactor like any secret.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def salesforce_login(
     if borrowed is not None and not has_own:
         for name in ("password", "security_token", "consumer_secret", "jwt_private_key"):
             redactor.register(str(borrowed[name]), label=f"sandbox {name}")
+        # A practice org defines its own login host (sandbox orgs log in at test.salesforce.com).
         domain = sf.login_domain if sf.login_given else _domain_from_host(str(borrowed["login_host"]))
         if sf.auth == "client_credentials":
             domain = _domain_from_host(str(borrowed["my_domain"]))
@@ -100,6 +101,7 @@ def build_context(
         access_key, secret_key = str(lsq_borrowed["access_key"]), str(lsq_borrowed["secret_key"])
         redactor.register(access_key, label="sandbox access_key")
         redactor.register(secret_key, label="sandbox secret_key")
+        # unless the org file names one, the practice org's own (possibly wrong-on-purpose) host
         host = lsq.api_host if lsq.host_given else str(lsq_borrowed["configured_host"])
     else:
         access_key = _secret(lsq.access_key, "leadsquared.access_key", interactive, redactor)

@@ -2,8 +2,9 @@
 
 Validates API keys with `Authentication.svc/UserByAccessKey.Get` (documented to answer on every
 regional host), reads the key owner's role, and compares the configured host with the tenant's own
-host from `LSQCommonServiceURLs.api`. Throttling comes two ways (HTTP 429, or HTTP 200 carrying
-`MXAPIRateLimitExceededException`); both are retried with back-off through tenacity.
+host from `LSQCommonServiceURLs.api`. Throttling comes two ways: HTTP 429, retried with back-off by
+the session (urllib3), and HTTP 200 carrying `MXAPIRateLimitExceededException`, retried here with
+tenacity.
 Source: reference/leadsquared-api.md §2-§4.
 """
 
@@ -14,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from lsqsf_helpers.errors import LeadSquaredFailure
 from lsqsf_helpers.lsq_regions import region_for_host
@@ -99,9 +106,21 @@ class LeadSquaredClient:
         except ValueError:
             body = None
         error = body if isinstance(body, dict) and body.get("Status") == "Error" else None
-        if response.status_code == 429 or (error and error.get("ExceptionType") == "MXAPIRateLimitExceededException"):
+        if (
+            error
+            and error.get("ExceptionType") == "MXAPIRateLimitExceededException"
+            and response.status_code == 200
+        ):
+            # throttling reported inside a 200 (third-party observation): the session's retries cannot see it
             log.info("LeadSquared throttled the call; backing off")
-            raise Throttled(str((error or {}).get("ExceptionMessage", "HTTP 429")), status=429)
+            raise Throttled(str(error.get("ExceptionMessage", "")), status=200)
+        if response.status_code == 429:  # the session already retried with back-off; report it
+            raise LeadSquaredFailure(
+                f"LeadSquared kept throttling the keys ({(error or {}).get('ExceptionMessage', 'HTTP 429')})",
+                exception_type=str((error or {}).get("ExceptionType", "")),
+                status=429,
+                remedy="wait a minute and run again; other integrations may be using the same keys",
+            )
         if response.status_code == 401:
             message = str((error or {}).get("ExceptionMessage", "Unauthorized"))
             raise LeadSquaredFailure(

@@ -94,7 +94,9 @@ def _guarded(step: Step, action: Callable[[], StepResult]) -> StepResult:
     try:
         return action()
     except UsageError as exc:
-        return step.result(Status.ACTION_NEEDED, exc.message, remedy=exc.remedy, evidence={"field": exc.field})
+        return step.result(
+            Status.ACTION_NEEDED, exc.message, remedy=exc.remedy, evidence={"field": exc.field}
+        )
     except Failure as exc:
         return step.result(Status.FAILED, exc.message, remedy=exc.remedy)
 

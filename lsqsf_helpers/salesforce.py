@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 import simple_salesforce
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 from simple_salesforce.format import format_soql
 
@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "59.0"
 METADATA_WSDL = Path(simple_salesforce.__file__).with_name("metadata.wsdl")
-ADMIN_PERMISSIONS = ("PermissionsModifyAllData", "PermissionsCustomizeApplication", "PermissionsInstallPackaging")
+ADMIN_PERMISSIONS = (
+    "PermissionsModifyAllData",
+    "PermissionsCustomizeApplication",
+    "PermissionsInstallPackaging",
+)
 ALL_PERMISSIONS = (*ADMIN_PERMISSIONS, "PermissionsApiEnabled", "PermissionsViewSetup")
 # Install errors worth another try (CumulusCI's list, cumulusci/salesforce_api/package_install.py).
 TRANSIENT_INSTALL_ERRORS = (
@@ -55,8 +59,6 @@ REMEDIES = {
     "invalid_client_id": "check salesforce.consumer_key against the connected app",
     "invalid_client": "check salesforce.consumer_key and consumer_secret against the connected app",
 }
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ class SalesforceClient:
         return str(self.sf.sf_instance).split(":")[0]
 
     # ----- calls --------------------------------------------------------------------------------
-    def _call(self, doing: str, fn: Callable[[], T]) -> T:
+    def _call(self, doing: str, fn: Callable[[], Any]) -> Any:
+        """Run one simple-salesforce call (untyped JSON back), turning its errors into ours."""
         try:
             return fn()
         except (SalesforceError, requests.RequestException) as exc:
@@ -237,7 +240,7 @@ class SalesforceClient:
         records: list[dict[str, Any]] = list((result or {}).get("records", []))
         while result and not result.get("done", True) and result.get("nextRecordsUrl"):
             next_url = str(result["nextRecordsUrl"])
-            result = self._call(doing, lambda u=next_url: self.sf.query_more(u, identifier_is_url=True))
+            result = self._call(doing, partial(self.sf.query_more, next_url, identifier_is_url=True))
             records.extend(result.get("records", []))
         return records
 
@@ -258,7 +261,8 @@ class SalesforceClient:
         uid = self.user_id
         users = self.query(
             format_soql(
-                "SELECT Id, Username, UserPreferencesLightningExperiencePreferred FROM User WHERE Id = {}", uid
+                "SELECT Id, Username, UserPreferencesLightningExperiencePreferred FROM User WHERE Id = {}",
+                uid,
             )
         )
         if not users:
@@ -271,7 +275,9 @@ class SalesforceClient:
                 uid,
             )
         )
-        permissions = {p: any(bool((a.get("PermissionSet") or {}).get(p)) for a in assignments) for p in ALL_PERMISSIONS}
+        permissions = {
+            p: any(bool((a.get("PermissionSet") or {}).get(p)) for a in assignments) for p in ALL_PERMISSIONS
+        }
         user = users[0]
         return RunningUser(
             id=str(user["Id"]),
@@ -357,7 +363,8 @@ class SalesforceClient:
         """Install and poll to done; start over on CumulusCI's known transient errors, `retries` times."""
         for attempt in range(retries + 1):
             request_id = self.request_install(version_id)
-            status, errors, polls = "IN_PROGRESS", (), 0
+            status, polls = "IN_PROGRESS", 0
+            errors: tuple[str, ...] = ()
             while status in ("IN_PROGRESS", "UNKNOWN") and polls < max_polls:
                 polls += 1
                 status, errors = self.install_status(request_id)
@@ -385,7 +392,8 @@ class SalesforceClient:
     def remote_site(self, name: str) -> RemoteSite | None:
         rows = self.query(
             format_soql(
-                "SELECT Id, SiteName, EndpointUrl, IsActive, Description FROM RemoteProxy WHERE SiteName = {}", name
+                "SELECT Id, SiteName, EndpointUrl, IsActive, Description FROM RemoteProxy WHERE SiteName = {}",
+                name,
             ),
             tooling=True,
         )
@@ -405,9 +413,9 @@ class SalesforceClient:
         import zeep
         from zeep.transports import Transport
 
-        client = zeep.Client(
+        client = zeep.Client(  # type: ignore[no-untyped-call]
             str(METADATA_WSDL),
-            transport=Transport(session=self.session),
+            transport=Transport(session=self.session),  # type: ignore[no-untyped-call]
             settings=zeep.Settings(strict=False, xsd_ignore_sequence_order=True),
         )
         return client
@@ -428,12 +436,20 @@ class SalesforceClient:
             try:
                 with self._metadata_service() as (service, headers):
                     site = self._metadata.get_type("ns0:RemoteSiteSetting")(
-                        fullName=name, url=url, isActive=True, disableProtocolSecurity=False, description=description
+                        fullName=name,
+                        url=url,
+                        isActive=True,
+                        disableProtocolSecurity=False,
+                        description=description,
                     )
                     results = service.upsertMetadata([site], _soapheaders=headers)
             except Exception as exc:
                 failure = failure_from(exc, "write the remote site")
-                if isinstance(failure, SalesforceFailure) and failure.code == "INVALID_SESSION_ID" and attempt == 1:
+                if (
+                    isinstance(failure, SalesforceFailure)
+                    and failure.code == "INVALID_SESSION_ID"
+                    and attempt == 1
+                ):
                     if self.login.auth == "access_token":
                         raise failure from None
                     self._relogin()

@@ -6,6 +6,7 @@ a fix returns the changes it made and is idempotent, so the runner can re-check 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lsqsf_helpers import sfid
@@ -17,10 +18,19 @@ from lsqsf_helpers.results import Change, Status, StepResult
 from lsqsf_helpers.salesforce import InstalledPackage
 
 LSQ_KEYS_HELP = "https://help.leadsquared.com/how-do-i-obtain-api-access-keys-in-leadsquared/"
-MAPPING_ARTICLE = "https://help.leadsquared.com/salesforce-to-leadsquared-integration-mapping-and-configuration-2/"
+MAPPING_ARTICLE = (
+    "https://help.leadsquared.com/salesforce-to-leadsquared-integration-mapping-and-configuration-2/"
+)
 INSTALL_HELP = "https://help.salesforce.com/s/articleView?id=sf.distribution_installing_packages.htm"
 ADMIN_HELP = "https://help.salesforce.com/s/articleView?id=sf.admin_userperms.htm"
 NO_API = "API_DISABLED_FOR_ORG"
+PERMISSION_LABELS = {
+    "PermissionsModifyAllData": "Modify All Data",
+    "PermissionsCustomizeApplication": "Customize Application",
+    "PermissionsInstallPackaging": "Download AppExchange Packages",
+    "PermissionsApiEnabled": "API Enabled",
+    "PermissionsViewSetup": "View Setup and Configuration",
+}
 ANY_RUN = frozenset({Status.OK, Status.ACTION_NEEDED, Status.MANUAL})
 DONE = frozenset({Status.OK, Status.MANUAL})
 
@@ -42,10 +52,15 @@ class Step:
         status: Status,
         message: str,
         remedy: str = "",
-        evidence: dict[str, object] | None = None,
+        evidence: Mapping[str, object] | None = None,
         links: tuple[tuple[str, str], ...] = (),
     ) -> StepResult:
         return StepResult(self.id, status, self.title, message, remedy, dict(evidence or {}), (), links)
+
+
+def sentence(text: str) -> str:
+    """First letter upper case, a full stop at the end; the rest (names, hosts) untouched."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def setup_link(ctx: RunContext, label: str, path: str) -> tuple[str, str]:
@@ -87,9 +102,8 @@ class Prerequisites(Step):
         evidence.update(username=user.username, salesforce_permissions=user.permissions)
         problems = []
         if not user.is_admin:
-            problems.append(
-                f"the Salesforce user {user.username} lacks {', '.join(user.missing_admin_permissions)}"
-            )
+            missing = ", ".join(PERMISSION_LABELS.get(p, p) for p in user.missing_admin_permissions)
+            problems.append(f"the Salesforce user {user.username} lacks {missing}")
         try:
             owner = ctx.key_owner()
             evidence.update(leadsquared_role=owner.role)
@@ -100,7 +114,7 @@ class Prerequisites(Step):
         if problems:
             return self.result(
                 Status.ACTION_NEEDED,
-                "; ".join(problems).capitalize() + ".",
+                sentence("; ".join(problems)),
                 remedy="run the runbook as a Salesforce System Administrator, and use API keys of a LeadSquared "
                 "Administrator",
                 evidence=evidence,
@@ -130,7 +144,12 @@ class InstallConnector(Step):
         target = ctx.connector
         wanted_id = sfid.to18(target.package_version_id) if target.package_version_id else None
         for pkg in packages:
-            if wanted_id and pkg.version_id and sfid.is_valid(pkg.version_id) and sfid.to18(pkg.version_id) == wanted_id:
+            if (
+                wanted_id
+                and pkg.version_id
+                and sfid.is_valid(pkg.version_id)
+                and sfid.to18(pkg.version_id) == wanted_id
+            ):
                 return pkg
         for pkg in packages:
             if target.namespace and (pkg.namespace or "").lower() == target.namespace.lower():
@@ -141,7 +160,9 @@ class InstallConnector(Step):
 
     def check(self, ctx: RunContext) -> StepResult:
         if not ctx.salesforce_api:
-            return no_api_result(self, ctx, "check Setup > Installed Packages for LeadSquared Connector.", self.links(ctx))
+            return no_api_result(
+                self, ctx, "check Setup > Installed Packages for LeadSquared Connector.", self.links(ctx)
+            )
         packages = ctx.salesforce().installed_packages()
         found = self.find(ctx, packages)
         if found is None:
@@ -177,7 +198,13 @@ class InstallConnector(Step):
                 code="INSTALL_" + outcome.status,
                 remedy="install from the link by hand to see Salesforce's full message",
             )
-        return (Change(f"package {ctx.connector.package_name}", None, {"version_id": version_id, "request": outcome.request_id}),)
+        return (
+            Change(
+                f"package {ctx.connector.package_name}",
+                None,
+                {"version_id": version_id, "request": outcome.request_id},
+            ),
+        )
 
 
 class ClassicView(Step):
@@ -191,7 +218,9 @@ class ClassicView(Step):
 
     def check(self, ctx: RunContext) -> StepResult:
         if not ctx.salesforce_api:
-            return no_api_result(self, ctx, "switch to Salesforce Classic before configuring the connector.", self.links(ctx))
+            return no_api_result(
+                self, ctx, "switch to Salesforce Classic before configuring the connector.", self.links(ctx)
+            )
         user = ctx.running_user()
         evidence = {"UserPreferencesLightningExperiencePreferred": user.lightning_preferred}
         if user.lightning_preferred:
@@ -235,14 +264,21 @@ class RemoteSiteStep(Step):
         name = ctx.connector.remote_site_name
         if not ctx.salesforce_api:
             return no_api_result(
-                self, ctx, f"add remote site {name} with the connector page's address up to '.com'.", self.links(ctx)
+                self,
+                ctx,
+                f"add remote site {name} with the connector page's address up to '.com'.",
+                self.links(ctx),
             )
         expected = self.expected_origin(ctx)
         site = ctx.salesforce().remote_site(name)
         evidence: dict[str, object] = {"name": name, "expected_url": expected}
-        remedy = f"add remote site {name} with URL {expected}, Active ticked (link below), or run with --apply"
+        remedy = (
+            f"add remote site {name} with URL {expected}, Active ticked (link below), or run with --apply"
+        )
         if site is None:
-            return self.result(Status.ACTION_NEEDED, f"Remote site {name} is missing.", remedy, evidence, self.links(ctx))
+            return self.result(
+                Status.ACTION_NEEDED, f"Remote site {name} is missing.", remedy, evidence, self.links(ctx)
+            )
         evidence.update(url=site.url, active=site.is_active)
         if site.url.rstrip("/").lower() != expected.lower():
             return self.result(
@@ -253,14 +289,18 @@ class RemoteSiteStep(Step):
                 self.links(ctx),
             )
         if not site.is_active:
-            return self.result(Status.ACTION_NEEDED, f"Remote site {name} is not active.", remedy, evidence, self.links(ctx))
+            return self.result(
+                Status.ACTION_NEEDED, f"Remote site {name} is not active.", remedy, evidence, self.links(ctx)
+            )
         return self.result(Status.OK, f"Remote site {name} allows {expected}.", evidence=evidence)
 
     def fix(self, ctx: RunContext, found: StepResult) -> tuple[Change, ...]:
         name = ctx.connector.remote_site_name
         expected = self.expected_origin(ctx)
         before = (
-            {"url": found.evidence.get("url"), "active": found.evidence.get("active")} if "url" in found.evidence else None
+            {"url": found.evidence.get("url"), "active": found.evidence.get("active")}
+            if "url" in found.evidence
+            else None
         )
         ctx.salesforce().upsert_remote_site(name, expected, "LeadSquared Connector page (set by lsqsf)")
         return (Change(f"RemoteSiteSetting {name}", before, {"url": expected, "active": True}),)
@@ -300,7 +340,9 @@ class LeadSquaredKeysStep(Step):
                 links=links,
             )
         return self.result(
-            Status.OK, f"The keys work; they belong to {owner.email or owner.name} ({owner.role}).", evidence=evidence
+            Status.OK,
+            f"The keys work; they belong to {owner.email or owner.name} ({owner.role}).",
+            evidence=evidence,
         )
 
 
@@ -315,7 +357,13 @@ class ConnectorAuth(Step):
     }
 
     def check(self, ctx: RunContext) -> StepResult:
-        links = (setup_link(ctx, "Installed Packages (then Configure on LeadSquared Connector)", "/0A3?setupid=ImportedPackage"),)
+        links: tuple[tuple[str, str], ...] = (
+            setup_link(
+                ctx,
+                "Installed Packages (then Configure on LeadSquared Connector)",
+                "/0A3?setupid=ImportedPackage",
+            ),
+        )
         if ctx.connector.page_url:
             links += (("Connector Configure page", ctx.connector.page_url),)
         if ctx.connector.authenticated:
@@ -353,7 +401,11 @@ class ApiAccess(Step):
             )
         org = ctx.salesforce().organization()
         user = ctx.running_user()
-        evidence = {"edition": org.edition, "is_sandbox": org.is_sandbox, "api_enabled_user": user.permissions.get("PermissionsApiEnabled")}
+        evidence = {
+            "edition": org.edition,
+            "is_sandbox": org.is_sandbox,
+            "api_enabled_user": user.permissions.get("PermissionsApiEnabled"),
+        }
         if not user.permissions.get("PermissionsApiEnabled"):
             return self.result(
                 Status.ACTION_NEEDED,

@@ -26,6 +26,8 @@ from lsqsf_helpers.sandbox.salesforce.models import SalesforceModel
 log = logging.getLogger(__name__)
 
 CONTROL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+# Each vendor wire answers in its own format: fault_response(kind, request), not_found(request),
+# too_large(request), internal_error(request) (SOAP paths need SOAP faults, JSON paths JSON bodies).
 WIRES: dict[str, ModuleType] = {"salesforce": sf_wire, "leadsquared": lsq_wire}
 
 
@@ -149,14 +151,14 @@ class SandboxApp:
             return None
         if fault == "drop":
             return Response.dropped()
-        response: Response = WIRES[vendor].fault_response(fault)
+        response: Response = WIRES[vendor].fault_response(fault, request)
         return response
 
     def too_large(self, request: Request) -> Response:
         """The vendor's answer to a body over the sandbox's size limit."""
         vendor = vendor_for_host(request.host)
         if vendor in WIRES:
-            response: Response = WIRES[vendor].too_large()
+            response: Response = WIRES[vendor].too_large(request)
             return response
         return Response.text(413, "Request body too large\n")
 
@@ -172,8 +174,8 @@ class SandboxApp:
             not_found: Response = WIRES[vendor].not_found(request)
             return not_found
         entry, match = found
-        target: Any = self if vendor == "control" else (
-            self.salesforce if vendor == "salesforce" else self.leadsquared
+        target: Any = (
+            self if vendor == "control" else (self.salesforce if vendor == "salesforce" else self.leadsquared)
         )
         try:
             with self.lock:
@@ -182,5 +184,5 @@ class SandboxApp:
             log.exception("sandbox handler failed for %s %s%s", request.method, request.host, request.path)
             if vendor == "control":
                 return Response.json(500, {"error": "internal sandbox error (see the sandbox log)"})
-            internal: Response = WIRES[vendor].internal_error()
+            internal: Response = WIRES[vendor].internal_error(request)
             return internal

@@ -46,7 +46,9 @@ class CallLog:
     ) -> None:
         with self._lock:
             self._seq += 1
-            self._calls.append(Call(self._seq, time.time(), vendor, api, org, method, host, path, status, fault))
+            self._calls.append(
+                Call(self._seq, time.time(), vendor, api, org, method, host, path, status, fault)
+            )
             del self._calls[:-KEEP_LAST]
             self._by_org[org or "-"][api] += 1
             if fault:

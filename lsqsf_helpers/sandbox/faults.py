@@ -53,7 +53,9 @@ class FaultRule:
         orgs = payload.get("orgs")
         vendors = payload.get("vendors")
         for name, value in (("orgs", orgs), ("vendors", vendors)):
-            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+            ):
                 raise FaultConfigError(f"{name} must be a list of strings or null")
         if vendors is not None and any(v not in ("salesforce", "leadsquared") for v in vendors):
             raise FaultConfigError("vendors may name only 'salesforce' and 'leadsquared'")

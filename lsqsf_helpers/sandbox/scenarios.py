@@ -45,7 +45,9 @@ class ScenarioSpec:
 SCENARIOS: dict[str, ScenarioSpec] = {
     spec.name: spec
     for spec in (
-        ScenarioSpec("ready", "Every step done: the connector is installed, Classic, remote site set, keys valid."),
+        ScenarioSpec(
+            "ready", "Every step done: the connector is installed, Classic, remote site set, keys valid."
+        ),
         ScenarioSpec(
             "fresh",
             "Nothing done yet: no package, Lightning preferred, no remote site.",
@@ -53,8 +55,16 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             lightning_preferred=True,
             remote_site="missing",
         ),
-        ScenarioSpec("lightning", "Connector installed but the admin works in Lightning Experience.", lightning_preferred=True),
-        ScenarioSpec("no-remote-site", "Connector installed; the LSQConnectorURL remote site is missing.", remote_site="missing"),
+        ScenarioSpec(
+            "lightning",
+            "Connector installed but the admin works in Lightning Experience.",
+            lightning_preferred=True,
+        ),
+        ScenarioSpec(
+            "no-remote-site",
+            "Connector installed; the LSQConnectorURL remote site is missing.",
+            remote_site="missing",
+        ),
         ScenarioSpec(
             "wrong-remote-site",
             "The LSQConnectorURL remote site points at an old Visualforce host.",
@@ -72,7 +82,9 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             user_is_admin=False,
             lsq_role="Sales User",
         ),
-        ScenarioSpec("bad-lsq-keys", "The LeadSquared keys belong to a deactivated user.", lsq_keys_valid=False),
+        ScenarioSpec(
+            "bad-lsq-keys", "The LeadSquared keys belong to a deactivated user.", lsq_keys_valid=False
+        ),
         ScenarioSpec(
             "wrong-lsq-region",
             "The LeadSquared account lives in India (in21) but the org file names the Singapore host.",
@@ -85,7 +97,11 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             api_requests_exhausted=True,
             lsq_throttled_calls=2,
         ),
-        ScenarioSpec("flaky", "Everything is done, but every third call fails with a 503 or a dropped connection.", flaky_every=3),
+        ScenarioSpec(
+            "flaky",
+            "Everything is done, but every third call fails with a 503 or a dropped connection.",
+            flaky_every=3,
+        ),
         ScenarioSpec(
             "sandbox-org",
             "A Salesforce sandbox (test.salesforce.com) with everything done.",

@@ -18,7 +18,9 @@ from lsqsf_helpers.sandbox.messages import Request, Response
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-MAX_BODY_BYTES = 1024 * 1024  # larger bodies get 413 (Salesforce's own limits are larger; see docs/sandbox.md)
+MAX_BODY_BYTES = (
+    1024 * 1024
+)  # larger bodies get 413 (Salesforce's own limits are larger; see docs/sandbox.md)
 
 
 class SandboxBindError(ValueError):
@@ -28,6 +30,7 @@ class SandboxBindError(ValueError):
 class _Handler(BaseHTTPRequestHandler):
     server: SandboxHTTPServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive answers otherwise wait ~40 ms for the client's delayed ACK
     server_version = "lsqsf-sandbox"
 
     def do_GET(self) -> None:
@@ -57,7 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # the unread body must not be taken for the next request
-            self._write(self.server.app.too_large(Request.build(self.command, host, self.path, dict(self.headers))))
+            self._write(
+                self.server.app.too_large(Request.build(self.command, host, self.path, dict(self.headers)))
+            )
             return
         body = self.rfile.read(length) if length else b""
         request = Request.build(self.command, host, self.path, dict(self.headers), body)
@@ -115,7 +120,9 @@ class Sandbox:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="lsqsf-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="lsqsf-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
