@@ -47,6 +47,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(ck)
     ck.add_argument("--json", metavar="PATH", help="write the JSON record(s) here")
 
+    run = sub.add_parser("run", help="execute the runbook notebook headless for one org (papermill)")
+    run.add_argument("org_file", metavar="ORG_FILE", help="YAML org file with one org")
+    run.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the executed notebook and JSON record"
+    )
+    _add_run_options(run)
+
     demo = sub.add_parser(
         "demo", help="the README demo: check examples/orgs.yaml against the embedded sandbox"
     )
@@ -158,6 +165,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return _check_orgs(Path(args.org_file), apply=args.apply, sandbox=args.sandbox, json_path=args.json)
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from lsqsf_helpers import checkrun, headless
+
+    org = headless.single_org(
+        checkrun.load_and_validate(Path(args.org_file), sandbox_mode=args.sandbox is not None)
+    )
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder", field="--out")
+    with _sandbox_url(args.sandbox) as url:
+        result = headless.execute(org, out, apply=args.apply, sandbox_url=url)
+    print(f"{org.label}: {'READY' if result.ready else 'NOT READY'}", flush=True)
+    for step in result.record_data.get("steps", []):
+        print(f"  {step['status']:<14} {step['id']}", flush=True)
+    print(f"executed notebook: {result.notebook}\nrecord: {result.record}", flush=True)
+    return EXIT_READY if result.ready else EXIT_NOT_READY
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"lsqsf demo: checking {EXAMPLES.name} against the embedded sandbox (one practice org per scenario)\n"
@@ -169,7 +194,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-COMMANDS = {"sandbox": _cmd_sandbox, "check": _cmd_check, "demo": _cmd_demo}
+COMMANDS = {"sandbox": _cmd_sandbox, "check": _cmd_check, "run": _cmd_run, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

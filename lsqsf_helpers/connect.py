@@ -7,6 +7,7 @@ registered with the redactor like any secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -23,7 +24,21 @@ from lsqsf_helpers.secrets import SecretRef, resolve
 SECRET_FIELDS = ("password", "security_token", "access_token", "consumer_secret", "private_key")
 
 
-def _secret(ref: SecretRef | None, field: str, interactive: bool, redactor: Redactor) -> str:
+# Values typed into the notebook form's Password fields for a live session, by dotted field; they
+# stand in for a `prompt` reference and are registered with the redactor like any resolved secret.
+TypedSecrets = Mapping[str, str]
+
+
+def _secret(
+    ref: SecretRef | None,
+    field: str,
+    interactive: bool,
+    redactor: Redactor,
+    typed: TypedSecrets | None = None,
+) -> str:
+    if typed and typed.get(field):
+        redactor.register(typed[field], label=f"{field} typed in the form")
+        return typed[field]
     return resolve(ref, field, interactive=interactive, redactor=redactor) if ref is not None else ""
 
 
@@ -38,6 +53,7 @@ def salesforce_login(
     borrowed: dict[str, Any] | None,
     interactive: bool,
     redactor: Redactor = REDACTOR,
+    typed: TypedSecrets | None = None,
 ) -> SalesforceLogin:
     """The login for an org: its own references, or a sandbox practice org's fake credentials."""
     version = sf.api_version or API_VERSION
@@ -74,11 +90,13 @@ def salesforce_login(
         consumer_key=sf.consumer_key or "",
         instance_url=sf.instance_url or "",
         api_version=version,
-        password=_secret(sf.password, "salesforce.password", interactive, redactor),
-        security_token=_secret(sf.security_token, "salesforce.security_token", interactive, redactor),
-        access_token=_secret(sf.access_token, "salesforce.access_token", interactive, redactor),
-        consumer_secret=_secret(sf.consumer_secret, "salesforce.consumer_secret", interactive, redactor),
-        private_key=_secret(sf.private_key, "salesforce.private_key", interactive, redactor),
+        password=_secret(sf.password, "salesforce.password", interactive, redactor, typed),
+        security_token=_secret(sf.security_token, "salesforce.security_token", interactive, redactor, typed),
+        access_token=_secret(sf.access_token, "salesforce.access_token", interactive, redactor, typed),
+        consumer_secret=_secret(
+            sf.consumer_secret, "salesforce.consumer_secret", interactive, redactor, typed
+        ),
+        private_key=_secret(sf.private_key, "salesforce.private_key", interactive, redactor, typed),
     )
 
 
@@ -90,11 +108,14 @@ def build_context(
     borrowed: dict[str, Any] | None = None,
     interactive: bool = False,
     redactor: Redactor = REDACTOR,
+    typed: TypedSecrets | None = None,
 ) -> RunContext:
     """Everything one org's run needs. Secrets are resolved here, before any step runs."""
     sf_borrowed = borrowed.get("salesforce") if borrowed else None
     lsq_borrowed = borrowed.get("leadsquared") if borrowed else None
-    login = salesforce_login(org.salesforce, borrowed=sf_borrowed, interactive=interactive, redactor=redactor)
+    login = salesforce_login(
+        org.salesforce, borrowed=sf_borrowed, interactive=interactive, redactor=redactor, typed=typed
+    )
 
     lsq = org.leadsquared
     if lsq_borrowed is not None and lsq.access_key is None:
@@ -104,8 +125,8 @@ def build_context(
         # unless the org file names one, the practice org's own (possibly wrong-on-purpose) host
         host = lsq.api_host if lsq.host_given else str(lsq_borrowed["configured_host"])
     else:
-        access_key = _secret(lsq.access_key, "leadsquared.access_key", interactive, redactor)
-        secret_key = _secret(lsq.secret_key, "leadsquared.secret_key", interactive, redactor)
+        access_key = _secret(lsq.access_key, "leadsquared.access_key", interactive, redactor, typed)
+        secret_key = _secret(lsq.secret_key, "leadsquared.secret_key", interactive, redactor, typed)
         host = lsq.api_host
     keys = LeadSquaredKeys(host=host, access_key=access_key, secret_key=secret_key)
 

@@ -925,7 +925,7 @@ FLAT_PARAMETERS: Final[tuple[FlatParameter, ...]] = (
     FlatParameter(
         "sf_api_version",
         str,
-        "Salesforce API version such as 59.0; empty = default",
+        "Salesforce API version such as 59.0; empty for the default",
         "salesforce.api_version",
     ),
     FlatParameter(
@@ -956,13 +956,13 @@ FLAT_PARAMETERS: Final[tuple[FlatParameter, ...]] = (
     FlatParameter(
         "connector_package_name",
         str,
-        f"installed package name; empty = {DEFAULT_PACKAGE_NAME}",
+        f"installed package name; empty for {DEFAULT_PACKAGE_NAME}",
         "connector.package_name",
     ),
     FlatParameter(
         "connector_remote_site_name",
         str,
-        f"Remote Site Setting name; empty = {DEFAULT_REMOTE_SITE_NAME}",
+        f"Remote Site Setting name; empty for {DEFAULT_REMOTE_SITE_NAME}",
         "connector.remote_site_name",
     ),
     FlatParameter(
