@@ -76,6 +76,7 @@ def test_every_scenario_headless(runs: dict[str, headless.RunOutput], scenario: 
     expected = notebook_expectation(matrix()[scenario])
     result = runs[scenario]
     record = json.loads(result.record.read_text())
+    assert [s["id"] for s in record["steps"]] == list(STEP_IDS)
     assert {s["id"]: s["status"] for s in record["steps"]} == expected
     assert statuses_in_notebook(result.notebook) == expected
     assert record["ready"] is (scenario in ("ready", "flaky", "sandbox-org"))
