@@ -36,6 +36,11 @@ def _e(text: object) -> str:
     return html.escape(REDACTOR.redact(str(text)))
 
 
+def pending_badge_html() -> str:
+    """The label for a step that has not run yet."""
+    return '<span class="lsqsf-badge lsqsf-pending">pending</span>'
+
+
 class StepView:
     """One step's result: badge, message, remedy, changes and links."""
 
@@ -87,11 +92,7 @@ class ChecklistView:
         rows = []
         for step_id in self.step_ids:
             result = self.results.get(step_id)
-            badge = (
-                badge_html(result.status)
-                if result
-                else '<span class="lsqsf-badge lsqsf-pending">pending</span>'
-            )
+            badge = badge_html(result.status) if result else pending_badge_html()
             title = _e(result.title) if result else ""
             rows.append(
                 f'<tr data-step="{_e(step_id)}"><td>{badge}</td><td><code>{_e(step_id)}</code></td><td>{title}</td></tr>'
@@ -102,7 +103,7 @@ class ChecklistView:
 class MessageView:
     """A plain notice (a setup error, the end of a run) in both forms."""
 
-    def __init__(self, text: str, status: Status = Status.MANUAL) -> None:
+    def __init__(self, text: str, status: Status | None = None) -> None:
         self.text = REDACTOR.redact(text)
         self.status = status
 
@@ -110,4 +111,5 @@ class MessageView:
         return self.text
 
     def _repr_html_(self) -> str:
-        return f'<div class="lsqsf-notice">{badge_html(self.status)} {html.escape(self.text)}</div>'
+        badge = f"{badge_html(self.status)} " if self.status is not None else ""
+        return f'<div class="lsqsf-notice">{badge}{html.escape(self.text)}</div>'

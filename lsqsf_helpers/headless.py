@@ -112,7 +112,7 @@ def _strip_widget_state(path: Path) -> None:
     """Belt and braces: no widget state in an executed notebook, whatever the engine did."""
     import nbformat
 
-    nb = nbformat.read(str(path), as_version=4)
+    nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
     if nb.metadata.pop("widgets", None) is not None:
         nbformat.write(nb, str(path))  # type: ignore[no-untyped-call]
 

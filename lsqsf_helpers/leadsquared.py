@@ -72,7 +72,7 @@ class LeadSquaredClient:
         self._retrying = Retrying(
             retry=retry_if_exception_type(Throttled),
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=wait_initial, max=wait_max),
+            wait=wait_exponential_jitter(multiplier=wait_initial, max=wait_max),
             reraise=False,
         )
 

@@ -56,6 +56,7 @@ class NotebookRun:
         self.sandbox_url = self._sandbox_url(sandbox)
         self.results: dict[str, StepResult] = {}
         self.listeners: list[Listener] = []
+        self.change_listeners: list[Callable[[], None]] = []  # told when settings or apply mode change
         self.started = now_iso()
         self._clock = time.perf_counter()
         self._counter = http.CallCounter()
@@ -86,6 +87,7 @@ class NotebookRun:
         self.results.clear()
         self._ctx = None
         self._typed = dict(typed or {})
+        self._changed()
 
     _typed: dict[str, str] = {}
 
@@ -93,6 +95,14 @@ class NotebookRun:
         self.apply = apply
         if self._ctx is not None:
             self._ctx.apply = apply
+        self._changed()
+
+    def subscribe_changes(self, listener: Callable[[], None]) -> None:
+        self.change_listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self.change_listeners:
+            listener()
 
     def context(self) -> RunContext:
         """The run context, built on first use (this is when secrets are resolved)."""
@@ -126,6 +136,12 @@ class NotebookRun:
     # ----- steps -----------------------------------------------------------------------------------
     def can_fix(self, step_id: str) -> bool:
         return STEPS_BY_ID[step_id].can_fix
+
+    def fix_summary(self, step_id: str) -> str:
+        """What the step's fix would change, in words, for the confirmation before it runs."""
+        step = STEPS_BY_ID[step_id]
+        what = step.fix_summary.format(**dataclasses.asdict(self.org.connector)) or f"fix '{step.title}'"
+        return f"{what} (only if the check finds it needed; the step is checked again afterwards)"
 
     def _record(self, result: StepResult) -> StepResult:
         result = redact_result(result)

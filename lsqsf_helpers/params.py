@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lsqsf_helpers import lsq_regions, sfid
+from lsqsf_helpers import lsq_regions, origins, sfid
 from lsqsf_helpers.errors import ValidationError
 from lsqsf_helpers.secrets import SecretRef, parse_ref
 
@@ -476,7 +476,8 @@ def validate_consumer_key(value: object, field: str = "salesforce.consumer_key")
 
 
 def validate_page_url(value: object, field: str = "connector.page_url") -> str:
-    """The connector's Configure page URL as the admin copied it: kept as given, but https and a real URL."""
+    """The connector's Configure page URL as the admin copied it: kept as given, but https, a real URL,
+    and on Salesforce's Visualforce domains (lookalike hosts, user info and ports are refused)."""
     text = _text(value, field, "the https:// URL of the connector's Configure page")
     if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise ValidationError(f"{text!r} must not contain spaces or control characters", field=field)
@@ -491,6 +492,9 @@ def validate_page_url(value: object, field: str = "connector.page_url") -> str:
         raise ValidationError(f"{text!r} has an invalid port", field=field) from None
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise ValidationError(f"{text!r} is not an https:// URL with a host", field=field)
+    # The page's origin becomes a remote site (an allowed callout target): refuse any host outside
+    # Salesforce's Visualforce domains now, before anything runs, not only when the step uses it.
+    origins.normalise_origin(text, field=field)
     return text
 
 

@@ -24,6 +24,7 @@ MAPPING_ARTICLE = (
 INSTALL_HELP = "https://help.salesforce.com/s/articleView?id=sf.distribution_installing_packages.htm"
 ADMIN_HELP = "https://help.salesforce.com/s/articleView?id=sf.admin_userperms.htm"
 NO_API = "API_DISABLED_FOR_ORG"
+LET_LSQSF_FIX = "let lsqsf fix it in apply mode (--apply; in the notebook, apply = True or the Fix button)"
 PERMISSION_LABELS = {
     "PermissionsModifyAllData": "Modify All Data",
     "PermissionsCustomizeApplication": "Customize Application",
@@ -40,6 +41,8 @@ class Step:
     title: ClassVar[str]
     requires: ClassVar[dict[str, frozenset[Status]]] = {}
     can_fix: ClassVar[bool] = False
+    # What the fix does, for the confirmation the admin answers first; {names} are ConnectorParams fields.
+    fix_summary: ClassVar[str] = ""
 
     def check(self, ctx: RunContext) -> StepResult:
         raise NotImplementedError
@@ -128,6 +131,7 @@ class InstallConnector(Step):
     title = "Install the connector (All Users, third-party access approved)"
     requires = {"prerequisites": DONE}
     can_fix = True
+    fix_summary = "install {package_name} (package version {package_version_id}) for All Users"
 
     def install_link(self, ctx: RunContext) -> tuple[str, str] | None:
         version_id = ctx.connector.package_version_id
@@ -170,7 +174,7 @@ class InstallConnector(Step):
             return self.result(
                 Status.ACTION_NEEDED,
                 f"{ctx.connector.package_name} is not installed.",
-                remedy=f"{how} (the install link below, or run with --apply)"
+                remedy=f"{how}: use the install link below, or {LET_LSQSF_FIX}"
                 if ctx.connector.package_version_id
                 else f"{how}; ask LeadSquared support for the install link and set connector.package_version_id "
                 "to its 04t id so lsqsf can install it",
@@ -212,6 +216,7 @@ class ClassicView(Step):
     title = "Use Salesforce Classic, not Lightning Experience"
     requires = {"prerequisites": DONE}
     can_fix = True
+    fix_summary = "switch the logged-in user from Lightning Experience to Salesforce Classic"
 
     def links(self, ctx: RunContext) -> tuple[tuple[str, str], ...]:
         return (setup_link(ctx, "Switch to Salesforce Classic", "/ltng/switcher?destination=classic"),)
@@ -227,7 +232,7 @@ class ClassicView(Step):
             return self.result(
                 Status.ACTION_NEEDED,
                 f"{user.username} uses Lightning Experience; the connector's pages need Salesforce Classic.",
-                remedy="switch to Salesforce Classic (link below), or run with --apply",
+                remedy=f"switch to Salesforce Classic with the link below, or {LET_LSQSF_FIX}",
                 evidence=evidence,
                 links=self.links(ctx),
             )
@@ -245,6 +250,7 @@ class RemoteSiteStep(Step):
     title = "Remote site for the connector page"
     requires = {"prerequisites": DONE}
     can_fix = True
+    fix_summary = "create or update the Remote Site Setting {remote_site_name} for the connector page's address and make it active"
 
     def links(self, ctx: RunContext) -> tuple[tuple[str, str], ...]:
         return (setup_link(ctx, "Remote Site Settings", "/0rp?setupid=SecurityRemoteProxy"),)
@@ -272,9 +278,7 @@ class RemoteSiteStep(Step):
         expected = self.expected_origin(ctx)
         site = ctx.salesforce().remote_site(name)
         evidence: dict[str, object] = {"name": name, "expected_url": expected}
-        remedy = (
-            f"add remote site {name} with URL {expected}, Active ticked (link below), or run with --apply"
-        )
+        remedy = f"add remote site {name} with URL {expected}, Active ticked (link below), or {LET_LSQSF_FIX}"
         if site is None:
             return self.result(
                 Status.ACTION_NEEDED, f"Remote site {name} is missing.", remedy, evidence, self.links(ctx)
