@@ -1,11 +1,17 @@
 """`lsqsf check` in-process: validate every org first, then run the steps org by org.
 
 Validation (shapes, secret references, files and variables present) happens for the whole file
-before any network call, so bad input costs nothing and changes nothing.
+before any network call, so bad input costs nothing and changes nothing. In sandbox mode every
+org's practice org is looked up before the first org runs, for the same reason.
+
+The read timeout of every vendor call is 30 seconds; `LSQSF_READ_TIMEOUT` (seconds) or the
+`read_timeout` argument changes it, e.g. for a slow proxy or for tests of timeouts.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +23,11 @@ from lsqsf_helpers.errors import Failure, UsageError
 from lsqsf_helpers.params import OrgParams, load_org_file
 from lsqsf_helpers.runbook import RunRecord, now_iso, run_steps
 from lsqsf_helpers.secrets import check_available
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+READ_TIMEOUT_ENV = "LSQSF_READ_TIMEOUT"
+READ_TIMEOUT_MAX = 600.0
 
 SECRET_PATHS = (
     ("salesforce", "password"),
@@ -45,6 +56,24 @@ def load_and_validate(path: Path, *, sandbox_mode: bool, interactive: bool = Fal
     return orgs
 
 
+def read_timeout_from_env() -> float:
+    """The read timeout in seconds: LSQSF_READ_TIMEOUT when set (a number above 0, at most 600), else 30."""
+    text = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+    if not text:
+        return READ_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= READ_TIMEOUT_MAX:  # also refuses nan and inf
+        raise UsageError(
+            f"must be a number of seconds above 0 and at most {READ_TIMEOUT_MAX:g}, not {text!r}",
+            field=READ_TIMEOUT_ENV,
+            remedy=f"unset it for the default of {READ_TIMEOUT:g} seconds",
+        )
+    return seconds
+
+
 def _require_credentials(org: OrgParams, where: str) -> None:
     lsq = org.leadsquared
     for name in ("access_key", "secret_key"):
@@ -63,8 +92,12 @@ def check_org(
     sandbox_url: str | None,
     borrowed: dict[str, Any] | None = None,
     on_result: Callable[[Any], None] | None = None,
+    read_timeout: float | None = None,
 ) -> RunRecord:
-    """One org, all steps. Bad input for this org ends up in the record's `error`, not as an exception."""
+    """One org, all steps. Bad input for this org ends up in the record's `error`, not as an exception.
+
+    `read_timeout` (seconds) bounds the wait for each answer; None: `read_timeout_from_env()`.
+    """
     record = RunRecord(
         org=org.label,
         mode="apply" if apply else "check",
@@ -73,7 +106,8 @@ def check_org(
     )
     started = time.perf_counter()
     counter = http.CallCounter()
-    session = http.new_session(sandbox_url=sandbox_url, counter=counter)
+    timeout = (CONNECT_TIMEOUT, read_timeout if read_timeout is not None else read_timeout_from_env())
+    session = http.new_session(sandbox_url=sandbox_url, counter=counter, timeout=timeout)
     try:
         ctx = build_context(org, apply=apply, session=session, borrowed=borrowed)
         record.steps = run_steps(ctx, on_result=on_result)
@@ -86,26 +120,42 @@ def check_org(
     return record
 
 
+def practice_orgs(orgs: list[OrgParams], sandbox_url: str | None) -> list[dict[str, Any] | None]:
+    """Per org, the sandbox practice org it borrows from (None when it names no sandbox_scenario).
+
+    Every org is looked up before any org runs, so an unknown scenario is refused before any vendor call.
+    """
+    if not sandbox_url or not any(org.sandbox_scenario for org in orgs):
+        return [None] * len(orgs)
+    practice = http.sandbox_orgs(sandbox_url)
+    borrowed: list[dict[str, Any] | None] = []
+    for index, org in enumerate(orgs):
+        found = practice.get(org.sandbox_scenario) if org.sandbox_scenario else None
+        if org.sandbox_scenario and found is None:
+            where = f"orgs[{index}]." if len(orgs) > 1 else ""
+            raise UsageError(
+                f"the sandbox has no practice org {org.sandbox_scenario!r}",
+                field=f"{where}sandbox_scenario",
+                remedy=f"choose one of: {', '.join(sorted(practice))}",
+            )
+        borrowed.append(found)
+    return borrowed
+
+
 def check_orgs(
     orgs: list[OrgParams],
     *,
     apply: bool,
     sandbox_url: str | None,
     on_record: Callable[[RunRecord], None] | None = None,
+    read_timeout: float | None = None,
 ) -> list[RunRecord]:
-    practice = http.sandbox_orgs(sandbox_url) if sandbox_url else {}
+    borrowed = practice_orgs(orgs, sandbox_url)
     records = []
-    for org in orgs:
-        borrowed = None
-        if sandbox_url and org.sandbox_scenario:
-            borrowed = practice.get(org.sandbox_scenario)
-            if borrowed is None:
-                raise UsageError(
-                    f"the sandbox has no practice org {org.sandbox_scenario!r}",
-                    field=f"{org.label}.sandbox_scenario",
-                    remedy=f"choose one of: {', '.join(sorted(practice))}",
-                )
-        record = check_org(org, apply=apply, sandbox_url=sandbox_url, borrowed=borrowed)
+    for org, lent in zip(orgs, borrowed, strict=True):
+        record = check_org(
+            org, apply=apply, sandbox_url=sandbox_url, borrowed=lent, read_timeout=read_timeout
+        )
         records.append(record)
         if on_record is not None:
             on_record(record)

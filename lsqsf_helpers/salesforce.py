@@ -18,6 +18,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+import jwt
 import requests
 import simple_salesforce
 from simple_salesforce.api import Salesforce
@@ -25,6 +26,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 from simple_salesforce.format import format_soql
 
 from lsqsf_helpers.errors import Failure, SalesforceFailure
+from lsqsf_helpers.http import idempotent_posts
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,18 @@ REMEDIES = {
     "that matches salesforce.private_key",
     "invalid_client_id": "check salesforce.consumer_key against the connected app",
     "invalid_client": "check salesforce.consumer_key and consumer_secret against the connected app",
+    "SERVER_UNAVAILABLE": "Salesforce is temporarily unavailable and lsqsf's retries ran out: run again in a few "
+    "minutes; if it persists, check https://status.salesforce.com",
+    "UNKNOWN_EXCEPTION": "Salesforce had an internal error: run again; if it persists, check "
+    "https://status.salesforce.com and give Salesforce support the ErrorId from the message",
+    "INVALID_PRIVATE_KEY": "salesforce.private_key must point at the PEM private key (-----BEGIN PRIVATE KEY-----) "
+    "whose certificate is uploaded to the connected app",
 }
+# For an error without a code of its own: a gateway's error page, a dropped answer, an unexpected SOAP fault.
+RETRY_LATER = (
+    "Salesforce (or a proxy in between) failed and lsqsf's retries ran out: run again in a few minutes; "
+    "if it persists, check https://status.salesforce.com, or do this step by hand in Setup"
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,15 @@ def failure_from(exc: Exception, doing: str) -> Failure:
     if isinstance(exc, SalesforceAuthenticationFailed):
         code = str(getattr(exc, "code", "") or "")
         message = str(getattr(exc, "auth_message", "") or getattr(exc, "message", "") or exc)
+        if not code or code.isdigit():
+            # No Salesforce error code: the answer came from something in between (an HTML error page), not
+            # from Salesforce's login service, so the credentials are not to blame.
+            return SalesforceFailure(
+                f"{doing}: the login service did not answer ({'HTTP ' + code if code else 'no Salesforce error code'})",
+                code="LOGIN_UNAVAILABLE",
+                status=int(code) if code else 0,
+                remedy=RETRY_LATER,
+            )
         return SalesforceFailure(
             f"{doing}: login refused ({code}: {message})",
             code=code,
@@ -147,7 +169,7 @@ def failure_from(exc: Exception, doing: str) -> Failure:
             f"{doing}: {code or exc.status} {message}".strip(),
             code=code,
             status=int(exc.status or 0),
-            remedy=REMEDIES.get(code, ""),
+            remedy=REMEDIES.get(code, RETRY_LATER if int(exc.status or 0) >= 500 else ""),
         )
     if isinstance(exc, requests.RequestException):
         return SalesforceFailure(
@@ -157,13 +179,16 @@ def failure_from(exc: Exception, doing: str) -> Failure:
         )
     fault_code = _zeep_fault_code(exc)
     if fault_code is not None:
+        fault_message = str(getattr(exc, "message", exc))
+        if not fault_message.startswith(fault_code):  # Salesforce's fault strings often start with the code
+            fault_message = f"{fault_code} {fault_message}"
         return SalesforceFailure(
-            f"{doing}: {fault_code} {getattr(exc, 'message', exc)}",
+            f"{doing}: {fault_message}",
             code=fault_code,
             status=500,
-            remedy=REMEDIES.get(fault_code, ""),
+            remedy=REMEDIES.get(fault_code, RETRY_LATER),
         )
-    return SalesforceFailure(f"{doing}: {exc}")
+    return SalesforceFailure(f"{doing}: {exc}", remedy=RETRY_LATER)
 
 
 def _zeep_fault_code(exc: Exception) -> str | None:
@@ -173,6 +198,16 @@ def _zeep_fault_code(exc: Exception) -> str | None:
         return None
     code = str(exc.code or "")
     return code.split(":", 1)[-1] or "SOAP_FAULT"
+
+
+class _Salesforce(Salesforce):
+    """simple-salesforce's client whose automatic login again, after an answer of INVALID_SESSION_ID, is
+    retried on 429/5xx answers and dropped connections like the first login (a login changes nothing).
+    Without this, that one POST went unretried: a single 503 on it failed the step in hand."""
+
+    def _refresh_session(self) -> None:
+        with idempotent_posts():
+            super()._refresh_session()
 
 
 class SalesforceClient:
@@ -185,21 +220,30 @@ class SalesforceClient:
 
     @classmethod
     def connect(cls, login: SalesforceLogin, session: requests.Session) -> SalesforceClient:
-        common: dict[str, Any] = {"session": session, "version": login.api_version}
         try:
-            if login.auth == "password":
-                sf = Salesforce(
-                    username=login.username,
-                    password=login.password,
-                    security_token=login.security_token,
-                    domain=login.domain,
-                    **common,
-                )
-            elif login.auth == "access_token":
-                sf = Salesforce(instance_url=login.instance_url, session_id=login.access_token, **common)
-            elif login.auth == "jwt":
-                audience, token_host = jwt_domains(login.domain)
-                sf = Salesforce(
+            # A login changes nothing, so its POST is retried like a GET on 429/5xx answers and read errors.
+            with idempotent_posts():
+                sf = cls._log_in(login, {"session": session, "version": login.api_version})
+        except (SalesforceError, requests.RequestException) as exc:
+            raise failure_from(exc, "Salesforce login") from None
+        return cls(sf, login, session)
+
+    @staticmethod
+    def _log_in(login: SalesforceLogin, common: dict[str, Any]) -> Salesforce:
+        if login.auth == "password":
+            return _Salesforce(
+                username=login.username,
+                password=login.password,
+                security_token=login.security_token,
+                domain=login.domain,
+                **common,
+            )
+        if login.auth == "access_token":
+            return _Salesforce(instance_url=login.instance_url, session_id=login.access_token, **common)
+        if login.auth == "jwt":
+            audience, token_host = jwt_domains(login.domain)
+            try:
+                return _Salesforce(
                     username=login.username,
                     consumer_key=login.consumer_key,
                     privatekey=login.private_key,
@@ -207,18 +251,21 @@ class SalesforceClient:
                     instance_url=token_host,
                     **common,
                 )
-            elif login.auth == "client_credentials":
-                sf = Salesforce(
-                    consumer_key=login.consumer_key,
-                    consumer_secret=login.consumer_secret,
-                    domain=login.domain,
-                    **common,
-                )
-            else:
-                raise SalesforceFailure(f"unknown auth mode {login.auth!r}")
-        except (SalesforceError, requests.RequestException) as exc:
-            raise failure_from(exc, "Salesforce login") from None
-        return cls(sf, login, session)
+            except (jwt.PyJWTError, ValueError, TypeError):
+                # PyJWT could not sign the assertion with that key; its message never holds the key.
+                raise SalesforceFailure(
+                    "Salesforce login: salesforce.private_key is not a usable RSA private key",
+                    code="INVALID_PRIVATE_KEY",
+                    remedy=REMEDIES["INVALID_PRIVATE_KEY"],
+                ) from None
+        if login.auth == "client_credentials":
+            return _Salesforce(
+                consumer_key=login.consumer_key,
+                consumer_secret=login.consumer_secret,
+                domain=login.domain,
+                **common,
+            )
+        raise SalesforceFailure(f"unknown auth mode {login.auth!r}")
 
     @property
     def instance_host(self) -> str:
@@ -442,7 +489,8 @@ class SalesforceClient:
                         disableProtocolSecurity=False,
                         description=description,
                     )
-                    results = service.upsertMetadata([site], _soapheaders=headers)
+                    with idempotent_posts():  # an upsert of the same setting is safe to repeat
+                        results = service.upsertMetadata([site], _soapheaders=headers)
             except Exception as exc:
                 failure = failure_from(exc, "write the remote site")
                 if (

@@ -100,6 +100,15 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, dropped connection) is routine here, not worth a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            log.debug("client %s went away", client_address)
+            return
+        log.exception("sandbox request from %s failed", client_address)
+
 
 class Sandbox:
     """A running sandbox: `with Sandbox() as sb: sb.url` serves every scenario on an ephemeral port."""
