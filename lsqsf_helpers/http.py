@@ -234,6 +234,11 @@ class LsqsfSession(requests.Session):
         self.counter = counter
         self.sandbox_url = sandbox_url
         self.headers["User-Agent"] = USER_AGENT
+        if sandbox_url is not None:
+            # Sandbox traffic is plain HTTP to loopback: proxies, CA bundles and ~/.netrc from the
+            # environment do not apply, and a ~/.netrc entry for a vendor host must not lend its real
+            # credentials to the emulator. (It also saves reading the environment on every call.)
+            self.trust_env = False
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         # Callers such as zeep pass timeout=None explicitly: None means "the session's timeouts" here.

@@ -70,6 +70,11 @@ def normalise_origin(url: str, *, field: str = "connector.page_url") -> str:
     if port not in (None, 443):
         raise ValidationError("must not name a port", field=field)
     host = (parts.hostname or "").lower()
+    if any(label.startswith("xn--") for label in host.split(".")):
+        # My Domain names and namespace prefixes are plain ASCII: an IDNA label here is a look-alike.
+        raise ValidationError(
+            f"host {host!r} has an internationalised (xn--) label; Visualforce hosts have none", field=field
+        )
     if not any(pattern.match(host) for pattern in _VF_HOSTS):
         raise ValidationError(
             f"host {host!r} is not on Salesforce's Visualforce domains (*.vf.force.com, *.visual.force.com, "

@@ -340,6 +340,10 @@ def _https_origin(value: object, field: str, what: str) -> str:
     text = _text(value, field, what)
     if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise ValidationError(f"{text!r} must not contain spaces or control characters", field=field)
+    if not text.isascii():  # else urlsplit's lower() folds look-alikes such as the Kelvin sign into ASCII
+        raise ValidationError(
+            f"{text!r} must be plain ASCII (look-alike characters are refused); expected {what}", field=field
+        )
     if text.lower().startswith("http://"):
         raise ValidationError(f"{text!r} uses http://; only https:// is accepted", field=field)
     parts = urlsplit(text)

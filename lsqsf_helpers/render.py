@@ -6,10 +6,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from lsqsf_helpers import __version__
 from lsqsf_helpers.redact import REDACTOR, Redactor
 from lsqsf_helpers.results import Status, StepResult
-from lsqsf_helpers.runbook import RunRecord
+from lsqsf_helpers.runbook import RunRecord, now_iso
 
 SYMBOLS = {
     Status.OK: "ok",
@@ -51,15 +53,76 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which must not race with writer threads.
+_UMASK = _read_umask()
+
+
 def records_json(records: list[RunRecord], redactor: Redactor = REDACTOR) -> str:
     payload = records[0].as_dict() if len(records) == 1 else {"orgs": [r.as_dict() for r in records]}
     return json.dumps(redactor.redact_obj(payload), indent=2, sort_keys=False) + "\n"
+
+
+def audit_entries(
+    record: RunRecord, *, at: str | None = None, redactor: Redactor = REDACTOR
+) -> list[dict[str, Any]]:
+    """One audit entry per change the run made, in step order (none for a check run), redacted.
+
+    `time` is when the entry is written (`at`, default now; the org's run has just ended), `run_started`
+    when the org's run began.
+    """
+    when = at or now_iso()
+    return [
+        redactor.redact_obj(
+            {
+                "time": when,
+                "org": record.org,
+                "mode": record.mode,
+                "step": step.step,
+                "what": change.what,
+                "before": change.before,
+                "after": change.after,
+                "run_started": record.started,
+                "lsqsf_version": __version__,
+            }
+        )
+        for step in record.steps
+        for change in step.changes
+    ]
+
+
+def append_audit(path: Path, record: RunRecord, *, redactor: Redactor = REDACTOR) -> int:
+    """Append one JSON line per change of `record` to the audit log at `path`; the number of lines.
+
+    The log is only ever appended to (created private to its owner, 0600), so it keeps every change of
+    every apply run, unlike the JSON record, which each run rewrites. An org's lines go out in one
+    write to a file opened O_APPEND and are synced, so orgs finishing at once never interleave lines.
+    """
+    entries = audit_entries(record, redactor=redactor)
+    if not entries:
+        return 0
+    data = "".join(json.dumps(entry, ensure_ascii=False, default=str) + "\n" for entry in entries).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(entries)
 
 
 def ensure_writable(path: Path, *, field: str) -> None:
