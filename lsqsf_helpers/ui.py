@@ -6,10 +6,12 @@ with the views of `display`, which redact secrets. A value typed into a Password
 not stay in the widget state a saved notebook may keep. Each widget returned here has a short fixed
 `repr`, because nbval compares the text/plain form of outputs (model ids and values must not show).
 
-Browser tests find the parts by CSS class: ``lsqsf-field-<name>`` (input of a flat parameter),
+Browser tests find the parts by CSS class: ``lsqsf-field-<name>`` (input of a flat parameter; in a
+run against a sandbox, ``sandbox_scenario`` is a Dropdown of the practice orgs with their summaries),
 ``lsqsf-typed-<name>`` (its Password box), ``lsqsf-field-error``, ``lsqsf-use``, ``lsqsf-form-status``,
 ``lsqsf-apply``, ``lsqsf-check``, ``lsqsf-fix``, ``lsqsf-confirm``, ``lsqsf-cancel``, ``lsqsf-step-badge``,
-``lsqsf-step-result``, ``lsqsf-checklist-summary`` and ``lsqsf-checklist-table``.
+``lsqsf-step-result``, ``lsqsf-checklist-summary`` and ``lsqsf-checklist-table``; a step's controls are in
+``lsqsf-step-panel-<step id>``.
 """
 
 from __future__ import annotations
@@ -282,8 +284,27 @@ def _flag_field(param: p.FlatParameter, value: object) -> _Field:
     return _Field(param, control)
 
 
-def _build_field(param: p.FlatParameter, flat: dict[str, Any]) -> _Field:
+def _scenario_field(param: p.FlatParameter, value: object) -> _Field:
+    """The practice org to borrow, picked from the sandbox's scenarios (each shown with its summary)."""
+    from lsqsf_helpers.sandbox.scenarios import SCENARIOS
+
+    current = str(value or "").strip()
+    options = [("(none: the org's own credentials)", "")]
+    options += [(f"{name} \u2014 {spec.summary}", name) for name, spec in SCENARIOS.items()]
+    if current and current not in SCENARIOS:
+        options.append((f"{current} (not a practice org of this sandbox)", current))
+    control = widgets.Dropdown(
+        options=options, value=current, layout=widgets.Layout(width="60em"), **_described(param)
+    )
+    field = _Field(param, control, VALIDATORS.get(param.name))
+    field.validate()
+    return field
+
+
+def _build_field(param: p.FlatParameter, flat: dict[str, Any], *, sandbox: bool = False) -> _Field:
     value = flat.get(param.name, param.default)
+    if param.name == "sandbox_scenario" and sandbox:
+        return _scenario_field(param, value)
     if param.type is bool:
         return _flag_field(param, value)
     if param.secret:
@@ -300,7 +321,10 @@ class _Form:
 
     def __init__(self, run: NotebookRun) -> None:
         self.run = run
-        self.fields = {param.name: _build_field(param, run.flat_params) for param in p.FLAT_PARAMETERS}
+        self.fields = {
+            param.name: _build_field(param, run.flat_params, sandbox=bool(run.sandbox_url))
+            for param in p.FLAT_PARAMETERS
+        }
         self.status = widgets.HTML("").add_class("lsqsf-form-status")
         self.use = widgets.Button(
             description="Use these settings",
@@ -401,13 +425,16 @@ def checklist(run: NotebookRun) -> Any:
 class _StepControls:
     """Badge, Check, and (for fixable steps, in apply mode) Fix with a confirmation."""
 
-    def __init__(self, run: NotebookRun, step_id: str) -> None:
+    def __init__(self, run: NotebookRun, step_id: str, *, show_result: bool = False) -> None:
         self.run, self.step_id = run, step_id
+        self.settings = run.org  # the settings the shown result is about
         step = STEPS_BY_ID[step_id]
         self.badge = widgets.HTML("").add_class("lsqsf-step-badge")
         title = widgets.HTML(f"<b>{html.escape(step.title)}</b> <code>{html.escape(step_id)}</code>")
         self.check = self._button("Check", f"check {step_id}; changes nothing", "lsqsf-check", "")
         self.result = widgets.HTML("").add_class("lsqsf-step-result")
+        if show_result and step_id in run.results:
+            self.result.value = StepView(run.results[step_id])._repr_html_()
         self.buttons = [self.check]
         self.fix: Any = None
         self.confirm_box: Any = None
@@ -435,6 +462,9 @@ class _StepControls:
         return widgets.Button(description=label, tooltip=tooltip, button_style=style).add_class(css)
 
     def refresh(self) -> None:
+        if self.run.org is not self.settings:  # new settings: the result shown was about the old ones
+            self.settings = self.run.org
+            self.result.value = ""
         found = self.run.results.get(self.step_id)
         self.badge.value = badge_html(found.status) if found else pending_badge_html()
         if self.fix is not None:
@@ -489,14 +519,19 @@ class _StepControls:
         self.result.value = MessageView(str(exc), Status.FAILED)._repr_html_()
 
 
-def step_panel(run: NotebookRun, step_id: str) -> Any:
-    """One step's controls: status badge, Check, and Fix (with confirmation) where a fix exists."""
+def step_panel(run: NotebookRun, step_id: str, *, show_result: bool = False) -> Any:
+    """One step's controls: status badge, Check, and Fix (with confirmation) where a fix exists.
+
+    With `show_result`, the panel also shows the step's latest result (the trainee app's notebook has
+    no separate result output, so a result is never left behind when the settings change).
+    """
     if step_id not in STEPS_BY_ID:
         raise UsageError(
             f"unknown step {step_id!r}", field="step_id", remedy=f"one of: {', '.join(STEP_IDS)}"
         )
-    controls = _StepControls(run, step_id)
-    return _Panel(f"step controls: {step_id}", controls.children).add_class("lsqsf-step-panel")
+    controls = _StepControls(run, step_id, show_result=show_result)
+    panel = _Panel(f"step controls: {step_id}", controls.children)
+    return panel.add_class("lsqsf-step-panel").add_class(f"lsqsf-step-panel-{step_id}")
 
 
 __all__ = ["checklist", "runbook_form", "step_panel"]
