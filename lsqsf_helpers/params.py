@@ -30,7 +30,7 @@ import yaml
 
 from lsqsf_helpers import lsq_regions, origins, sfid
 from lsqsf_helpers.errors import ValidationError
-from lsqsf_helpers.secrets import SecretRef, parse_ref
+from lsqsf_helpers.secrets import SecretRef, kind_of, parse_ref
 
 # --------------------------------------------------------------------------------------------------
 # Vocabulary
@@ -214,23 +214,11 @@ class OrgParams:
 # --------------------------------------------------------------------------------------------------
 
 
-def _kind_of(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
 def _text(value: object, field: str, what: str) -> str:
     """`value` as stripped text, or a ValidationError saying what was expected instead."""
     if not isinstance(value, str):
         hint = ' (quote it: "…")' if isinstance(value, int | float) and not isinstance(value, bool) else ""
-        raise ValidationError(f"expected {what}, got {_kind_of(value)}{hint}", field=field)
+        raise ValidationError(f"expected {what}, got {kind_of(value)}{hint}", field=field)
     text = value.strip()
     if not text:
         raise ValidationError(f"is empty; expected {what}", field=field)
@@ -526,7 +514,7 @@ def _boolean(value: object, field: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValidationError(f"expected true or false, got {_kind_of(value)}", field=field)
+    raise ValidationError(f"expected true or false, got {kind_of(value)}", field=field)
 
 
 def _choice(value: object, field: str, choices: Sequence[str]) -> str:
@@ -553,7 +541,7 @@ def _check_keys(mapping: Mapping[Any, object], allowed: Sequence[str], path: str
     for key in mapping:
         if not isinstance(key, str):
             raise ValidationError(
-                f"keys must be text, got {_kind_of(key)}", field=name(path) if path else name("")
+                f"keys must be text, got {kind_of(key)}", field=name(path) if path else name("")
             )
         if key not in allowed:
             full = f"{path}.{key}" if path else key
@@ -565,7 +553,7 @@ def _section(org: Mapping[str, object], key: str, name: _Namer) -> Mapping[str, 
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValidationError(f"expected a mapping of {key} settings, got {_kind_of(value)}", field=name(key))
+        raise ValidationError(f"expected a mapping of {key} settings, got {kind_of(value)}", field=name(key))
     return value
 
 
@@ -732,7 +720,7 @@ def _parse_connector(org: Mapping[str, object], name: _Namer) -> ConnectorParams
 def _parse(org: object, name: _Namer, where: str) -> OrgParams:
     if not isinstance(org, Mapping):
         raise ValidationError(
-            f"expected a mapping with org, salesforce, leadsquared and connector; got {_kind_of(org)}",
+            f"expected a mapping with org, salesforce, leadsquared and connector; got {kind_of(org)}",
             field=where,
         )
     _check_keys(org, _ORG_KEYS, "", name)
@@ -771,7 +759,7 @@ def parse_orgs(doc: object) -> list[OrgParams]:
         raise ValidationError("the org file is empty; expected one org, or orgs: with a list of orgs")
     if not isinstance(doc, Mapping):
         raise ValidationError(
-            f"the top level must be a mapping (one org, or orgs: with a list), not {_kind_of(doc)}"
+            f"the top level must be a mapping (one org, or orgs: with a list), not {kind_of(doc)}"
         )
     if "orgs" not in doc:
         return [parse_org(doc)]
@@ -783,7 +771,7 @@ def parse_orgs(doc: object) -> list[OrgParams]:
         )
     items = doc["orgs"]
     if not isinstance(items, list) or not items:
-        got = "an empty list" if isinstance(items, list) else _kind_of(items)
+        got = "an empty list" if isinstance(items, list) else kind_of(items)
         raise ValidationError(f"expected a non-empty list of orgs, got {got}", field="orgs")
     orgs: list[OrgParams] = []
     first_seen: dict[str, int] = {}

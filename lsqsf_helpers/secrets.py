@@ -25,6 +25,7 @@ import os
 import re
 import shlex
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,14 +73,15 @@ class SecretRef:
         return self.target.rpartition("/")[2]
 
 
-def _describe_type(value: object) -> str:
+def kind_of(value: object) -> str:
+    """What a misplaced YAML value is, in words, for error messages (never the value itself)."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, list | tuple):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "a mapping"
     return f"a {type(value).__name__}"
 
@@ -94,7 +96,7 @@ def parse_ref(text: object, field: str) -> SecretRef:
         return text
     if not isinstance(text, str):
         raise SecretError(
-            f"expected a secret reference ({FORMS}), got {_describe_type(text)}",
+            f"expected a secret reference ({FORMS}), got {kind_of(text)}",
             field=field,
             remedy=_RAW_VALUE_REMEDY,
         )

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from lsqsf_helpers import http
 from lsqsf_helpers.http import mount_sandbox
+from lsqsf_helpers.leadsquared import LeadSquaredClient
+from lsqsf_helpers.salesforce import SalesforceClient
 from lsqsf_helpers.sandbox import Sandbox
 
 
@@ -32,3 +35,28 @@ def sf_session(sandbox: Sandbox) -> Iterator[requests.Session]:
     mount_sandbox(session, sandbox.url)
     yield session
     session.close()
+
+
+@pytest.fixture
+def short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back-off and install-poll waits cut to milliseconds so fault tests stay fast; retry counts, poll
+    counts and timeouts are unchanged."""
+    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff", 0.01)
+    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff_max", 0.05)
+    monkeypatch.setitem(LeadSquaredClient.__init__.__kwdefaults__, "wait_max", 0.05)
+    monkeypatch.setitem(SalesforceClient.install_package.__kwdefaults__, "poll_interval", 0.01)
+    monkeypatch.delenv("LSQSF_READ_TIMEOUT", raising=False)
+
+
+@pytest.fixture
+def counters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[http.CallCounter]]:
+    """Every CallCounter a run creates, in creation order (one per org), to compare calls with attempts."""
+    made: list[http.CallCounter] = []
+
+    class Recording(http.CallCounter):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(http, "CallCounter", Recording)
+    yield made

@@ -7,7 +7,6 @@ import inspect
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from simple_salesforce import Salesforce
 
 from lsqsf_helpers import http
 from lsqsf_helpers.cli import main
-from lsqsf_helpers.leadsquared import LeadSquaredClient
 from lsqsf_helpers.salesforce import SalesforceClient
 from lsqsf_helpers.sandbox import Sandbox
 
@@ -32,29 +30,7 @@ SANDBOX_SERVER_ERROR = re.compile(
 )
 
 
-@pytest.fixture(autouse=True)
-def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Back-off and install-poll waits cut to milliseconds so the module stays fast; retry counts, poll
-    counts and timeouts are unchanged."""
-    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff", 0.01)
-    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff_max", 0.05)
-    monkeypatch.setitem(LeadSquaredClient.__init__.__kwdefaults__, "wait_max", 0.05)
-    monkeypatch.setitem(SalesforceClient.install_package.__kwdefaults__, "poll_interval", 0.01)
-    monkeypatch.delenv("LSQSF_READ_TIMEOUT", raising=False)
-
-
-@pytest.fixture
-def counters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[http.CallCounter]]:
-    """Every CallCounter a run creates (one per org), to compare logical calls with attempts."""
-    made: list[http.CallCounter] = []
-
-    class Recording(http.CallCounter):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(http, "CallCounter", Recording)
-    yield made
+pytestmark = pytest.mark.usefixtures("short_waits")
 
 
 def set_faults(sandbox: Sandbox, **rule: Any) -> None:

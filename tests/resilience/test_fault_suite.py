@@ -29,7 +29,6 @@ import requests
 
 from lsqsf_helpers import http
 from lsqsf_helpers.checkrun import check_orgs
-from lsqsf_helpers.leadsquared import LeadSquaredClient
 from lsqsf_helpers.params import OrgParams, parse_org
 from lsqsf_helpers.redact import REDACTOR
 from lsqsf_helpers.results import Status
@@ -52,28 +51,9 @@ HONEST = frozenset({Status.OK, Status.MANUAL, Status.FAILED, Status.SKIPPED})
 
 
 @pytest.fixture(autouse=True)
-def short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff", 0.01)
-    monkeypatch.setitem(http.new_session.__kwdefaults__, "backoff_max", 0.05)
+def short_retry_after(short_waits: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # The sandbox sends Retry-After: 1 with 429 and 503; honoured as is, 200 orgs would wait minutes.
     monkeypatch.setattr(http, "RETRY_AFTER_MAX_SECONDS", 0.02)
-    monkeypatch.setitem(LeadSquaredClient.__init__.__kwdefaults__, "wait_max", 0.05)
-    monkeypatch.setitem(SalesforceClient.install_package.__kwdefaults__, "poll_interval", 0.01)
-    monkeypatch.delenv("LSQSF_READ_TIMEOUT", raising=False)
-
-
-@pytest.fixture
-def counters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[http.CallCounter]]:
-    """Every CallCounter a run creates, in creation order (one per org; orgs run one after another)."""
-    made: list[http.CallCounter] = []
-
-    class Recording(http.CallCounter):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(http, "CallCounter", Recording)
-    yield made
 
 
 @pytest.fixture(scope="module")
