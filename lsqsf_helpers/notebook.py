@@ -173,6 +173,10 @@ class NotebookRun:
         """Check one step without changing anything, whatever the mode."""
         return self._run(step_id, apply=False)
 
+    def check_all(self) -> list[StepResult]:
+        """Check every step in runbook order (after new settings, later steps need earlier results)."""
+        return [self.check(step_id) for step_id in STEP_IDS]
+
     def fix(self, step_id: str) -> StepResult:
         """Fix one step (apply mode only), then check it again; the result lists the changes."""
         if not self.apply:

@@ -415,10 +415,20 @@ def checklist(run: NotebookRun) -> Any:
         table.value = run.checklist()._repr_html_()
         summary.value = f"<b>{html.escape(_summary(run.results))}</b>"
 
+    check_all = widgets.Button(description="Check every step", tooltip="check all steps in order; changes nothing")
+    check_all.add_class("lsqsf-check-all")
+
+    def check_every_step(_button: Any) -> None:
+        try:
+            run.check_all()
+        except LsqsfError as exc:
+            summary.value = _message_html(str(exc), ERROR_COLOR)
+
+    check_all.on_click(check_every_step)
     refresh()
     run.subscribe(refresh)
     run.subscribe_changes(refresh)
-    return _Panel("checklist", [summary, table]).add_class("lsqsf-checklist-widget")
+    return _Panel("checklist", [summary, check_all, table]).add_class("lsqsf-checklist-widget")
 
 
 # ----- one step's controls ----------------------------------------------------------------------------

@@ -351,3 +351,22 @@ def test_reprs_are_short_and_deterministic(run: NotebookRun) -> None:
         bundle = first._repr_mimebundle_()
         assert bundle["text/plain"] == expected
         assert first.model_id not in bundle["text/plain"]
+
+
+def test_check_every_step_fills_the_checklist_like_lsqsf_check(run: NotebookRun) -> None:
+    board = ui.checklist(run)
+    assert "pending" in find(board, "lsqsf-checklist-table").value
+    find(board, "lsqsf-check-all").click()
+    statuses = {step: result.status.value for step, result in run.results.items()}
+    assert statuses == {
+        "prerequisites": "ok",
+        "install_connector": "action_needed",
+        "classic_view": "action_needed",
+        "remote_site": "action_needed",
+        "leadsquared_keys": "ok",
+        "connector_auth": "skipped",
+        "api_access": "ok",
+        "next_steps": "skipped",
+    }  # the `fresh` row of docs/steps-matrix.md
+    table = find(board, "lsqsf-checklist-table").value
+    assert "pending" not in table and "action needed" in table
