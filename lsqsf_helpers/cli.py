@@ -14,13 +14,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from lsqsf_helpers import __version__
-from lsqsf_helpers.errors import UsageError
+from lsqsf_helpers.errors import Failure, UsageError
+from lsqsf_helpers.redact import RedactingFilter
+
+if TYPE_CHECKING:
+    from lsqsf_helpers.runbook import RunRecord
 
 EXIT_READY, EXIT_NOT_READY, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EMBEDDED = "embedded"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "orgs.yaml"
+DEFAULT_BATCH_WORKERS = 2  # batch.DEFAULT_WORKERS; not imported, so `lsqsf --help` stays light
+DEFAULT_BATCH_TIMEOUT = 900.0  # batch.DEFAULT_TIMEOUT, seconds per org
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ck.add_argument("org_file", metavar="ORG_FILE", help="YAML org file: one org, or orgs: [...]")
     _add_run_options(ck)
     ck.add_argument("--json", metavar="PATH", help="write the JSON record(s) here")
+    ck.add_argument(
+        "--audit", metavar="PATH", help="append every change an apply run makes to this JSON-lines log"
+    )
 
     run = sub.add_parser("run", help="execute the runbook notebook headless for one org (papermill)")
     run.add_argument("org_file", metavar="ORG_FILE", help="YAML org file with one org")
@@ -55,10 +65,64 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
 
     demo = sub.add_parser(
-        "demo", help="the README demo: check examples/orgs.yaml against the embedded sandbox"
+        "demo",
+        help="the README demo: a batch over examples/orgs.yaml against the embedded sandbox, with a report",
     )
-    demo.add_argument("--json", metavar="PATH", help="write the JSON records here")
+    demo.add_argument(
+        "--out",
+        default="demo-out",
+        metavar="DIR",
+        help="results folder (default ./demo-out; an earlier demo there is replaced)",
+    )
+    _add_workers_option(demo)
+
+    bt = sub.add_parser(
+        "batch", help="execute the runbook notebook for every org in ORGS_FILE, a fresh kernel per org"
+    )
+    bt.add_argument("orgs_file", metavar="ORGS_FILE", help="YAML org file: one org, or orgs: [...]")
+    bt.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder for DIR/<org>/notebook.ipynb + record.json, batch.json and the summary",
+    )
+    _add_workers_option(bt)
+    bt.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the batch in DIR: orgs that finished are not run again",
+    )
+    bt.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_BATCH_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop an org that runs longer; also each cell's limit (default {DEFAULT_BATCH_TIMEOUT:g})",
+    )
+    bt.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the orgs on this Dask distributed cluster (the dask extra; DIR shared with the workers)",
+    )
+    _add_run_options(bt)
+
+    train = sub.add_parser("train", help="serve the runbook to trainees with Voila (127.0.0.1 only, sandbox)")
+    train.add_argument("--scenario", default="fresh", metavar="NAME", help="practice org the app opens with")
+    train.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (0: a free one)")
+
+    report = sub.add_parser("report", help="rebuild a batch folder's summary files and report.html")
+    report.add_argument("dir", metavar="DIR", help="the batch output folder (DIR/<org>/record.json)")
     return parser
+
+
+def _add_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_BATCH_WORKERS,
+        metavar="N",
+        help=f"orgs run at once, each in its own kernel (default {DEFAULT_BATCH_WORKERS})",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +183,31 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return EXIT_READY
 
 
+def _check_sandbox_url(option: str) -> None:
+    """A running sandbox's URL is exactly http://127.0.0.1:PORT (or localhost): nothing else is sent to."""
+    from urllib.parse import urlsplit
+
+    from lsqsf_helpers.http import SandboxAdapter
+
+    try:
+        SandboxAdapter(option)
+        parts = urlsplit(option)
+        port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise UsageError(str(exc), field="--sandbox") from None
+    if (
+        port is None
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise UsageError(
+            f"a sandbox URL is http://127.0.0.1:PORT (no user, path or query), not {option!r}",
+            field="--sandbox",
+        )
+
+
 @contextmanager
 def _sandbox_url(option: str | None) -> Iterator[str | None]:
     """None without --sandbox; an embedded sandbox's URL for a bare --sandbox; else the URL given."""
@@ -126,12 +215,7 @@ def _sandbox_url(option: str | None) -> Iterator[str | None]:
         yield None
         return
     if option != EMBEDDED:
-        from lsqsf_helpers.http import SandboxAdapter
-
-        try:
-            SandboxAdapter(option)
-        except ValueError as exc:
-            raise UsageError(str(exc), field="--sandbox") from None
+        _check_sandbox_url(option)
         yield option.rstrip("/")
         return
     from lsqsf_helpers.sandbox import Sandbox
@@ -140,29 +224,40 @@ def _sandbox_url(option: str | None) -> Iterator[str | None]:
         yield sandbox.url
 
 
-def _check_orgs(org_file: Path, *, apply: bool, sandbox: str | None, json_path: str | None) -> int:
+def _check_orgs(
+    org_file: Path, *, apply: bool, sandbox: str | None, json_path: str | None, audit_path: str | None = None
+) -> int:
     from lsqsf_helpers import checkrun, render
 
     orgs = checkrun.load_and_validate(org_file, sandbox_mode=sandbox is not None)
+    read_timeout = checkrun.read_timeout_from_env()
     if json_path:
         render.ensure_writable(Path(json_path), field="--json")
+    if audit_path:
+        render.ensure_writable(Path(audit_path), field="--audit")
+
+    def on_record(record: RunRecord) -> None:
+        print(render.record_text(record), flush=True)
+        if audit_path:
+            render.append_audit(Path(audit_path), record)
+
     with _sandbox_url(sandbox) as url:
-        records = checkrun.check_orgs(orgs, apply=apply, sandbox_url=url, on_record=_print_record)
+        records = checkrun.check_orgs(
+            orgs, apply=apply, sandbox_url=url, on_record=on_record, read_timeout=read_timeout
+        )
     if json_path:
         render.write_atomic(Path(json_path), render.records_json(records))
     return EXIT_READY if all(r.ready for r in records) else EXIT_NOT_READY
 
 
-def _print_record(record: object) -> None:
-    from lsqsf_helpers import render
-    from lsqsf_helpers.runbook import RunRecord
-
-    assert isinstance(record, RunRecord)
-    print(render.record_text(record), flush=True)
-
-
 def _cmd_check(args: argparse.Namespace) -> int:
-    return _check_orgs(Path(args.org_file), apply=args.apply, sandbox=args.sandbox, json_path=args.json)
+    return _check_orgs(
+        Path(args.org_file),
+        apply=args.apply,
+        sandbox=args.sandbox,
+        json_path=args.json,
+        audit_path=args.audit,
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -184,28 +279,121 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from lsqsf_helpers import batch
+
+    out = Path(args.out)
     print(
-        f"lsqsf demo: checking {EXAMPLES.name} against the embedded sandbox (one practice org per scenario)\n"
+        f"lsqsf demo: the runbook notebook for every org of {EXAMPLES.name} against the embedded sandbox "
+        f"(one practice org per scenario), {args.workers} at a time; results in {out}/\n",
+        flush=True,
     )
-    code = _check_orgs(EXAMPLES, apply=False, sandbox=EMBEDDED, json_path=args.json)
-    print(
-        "\nDemo done: the orgs above are the sandbox's practice orgs; exit code 1 means some are not ready."
-    )
+    batch.clear_demo_output(out)  # only an earlier demo's own files
+    code = _batch(EXAMPLES, out=out, sandbox=EMBEDDED, workers=args.workers, command="demo")
+    if code in (EXIT_READY, EXIT_NOT_READY):
+        print(
+            "\nDemo done: the orgs above are the sandbox's practice orgs; exit code 1 means some are not ready.",
+            flush=True,
+        )
     return code
 
 
 COMMANDS = {"sandbox": _cmd_sandbox, "check": _cmd_check, "run": _cmd_run, "demo": _cmd_demo}
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lsqsf_helpers import train
+
+    return train.serve(args.scenario, args.port, verbose=args.verbose)
+
+
+COMMANDS["train"] = _cmd_train
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lsqsf_helpers import report
+
+    summary = report.build(Path(args.dir))
+    print(summary.verdict_line(), flush=True)
+    print(f"report: {summary.html_path}", flush=True)
+    return EXIT_READY if summary.all_ready else EXIT_NOT_READY
+
+
+COMMANDS["report"] = _cmd_report
+
+
+def _batch(
+    orgs_file: Path,
+    *,
+    out: Path,
+    sandbox: str | None,
+    workers: int = DEFAULT_BATCH_WORKERS,
+    apply: bool = False,
+    resume: bool = False,
+    timeout: float = DEFAULT_BATCH_TIMEOUT,
+    scheduler: str | None = None,
+    command: str = "batch",
+) -> int:
+    """Validate everything (orgs file, options, DIR) before any kernel starts or any file is written."""
+    from lsqsf_helpers import batch, checkrun
+
+    orgs = checkrun.load_and_validate(orgs_file, sandbox_mode=sandbox is not None)
+    checkrun.read_timeout_from_env()  # a bad LSQSF_READ_TIMEOUT is refused here, not in every kernel
+    options = batch.Options(
+        out=out,
+        workers=workers,
+        apply=apply,
+        resume=resume,
+        timeout=timeout,
+        scheduler=scheduler,
+        sandbox=sandbox is not None,
+        orgs_file=orgs_file.name,
+        command=command,
+    )
+    plan = batch.plan(orgs, options)
+    with _sandbox_url(sandbox) as url:
+        return batch.run(plan, sandbox_url=url)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    return _batch(
+        Path(args.orgs_file),
+        out=Path(args.out),
+        sandbox=args.sandbox,
+        workers=args.workers,
+        apply=args.apply,
+        resume=args.resume,
+        timeout=args.timeout,
+        scheduler=args.scheduler,
+    )
+
+
+COMMANDS["batch"] = _cmd_batch
+
+
+def _redact_log_handlers() -> None:
+    """Mask every registered secret in every log line: a RedactingFilter on each root handler, once.
+
+    Handler filters (not a logger filter) because records propagated from child loggers such as
+    urllib3's skip the root logger's own filters but not its handlers'.
+    """
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    _redact_log_handlers()
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"lsqsf: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Failure as exc:  # the world failed us before any org could run (e.g. no sandbox at that URL)
+        print(f"lsqsf: error: {exc}", file=sys.stderr)
+        return EXIT_NOT_READY
     except KeyboardInterrupt:
         print("lsqsf: interrupted", file=sys.stderr)
         return EXIT_NOT_READY

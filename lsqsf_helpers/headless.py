@@ -99,7 +99,7 @@ def execute(
             f"the runbook notebook stopped with {exc.ename}: {REDACTOR.redact(str(exc.evalue))}",
             remedy=f"open {partial} to see the failing cell",
         ) from None
-    _strip_widget_state(partial)
+    strip_widget_state(partial)
     guard([partial, record])
     partial.replace(executed)
     if not record.is_file():
@@ -108,7 +108,7 @@ def execute(
     return RunOutput(executed, record, bool(data.get("ready")), data)
 
 
-def _strip_widget_state(path: Path) -> None:
+def strip_widget_state(path: Path) -> None:
     """Belt and braces: no widget state in an executed notebook, whatever the engine did."""
     import nbformat
 

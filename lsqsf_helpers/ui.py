@@ -415,7 +415,9 @@ def checklist(run: NotebookRun) -> Any:
         table.value = run.checklist()._repr_html_()
         summary.value = f"<b>{html.escape(_summary(run.results))}</b>"
 
-    check_all = widgets.Button(description="Check every step", tooltip="check all steps in order; changes nothing")
+    check_all = widgets.Button(
+        description="Check every step", tooltip="check all steps in order; changes nothing"
+    )
     check_all.add_class("lsqsf-check-all")
 
     def check_every_step(_button: Any) -> None:

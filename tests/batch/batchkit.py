@@ -1,0 +1,71 @@
+"""Helpers for the `lsqsf batch` tests: small orgs files, the documented matrix, the sandbox's call log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lsqsf_helpers.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "orgs.yaml"
+MATRIX = ROOT / "docs" / "steps-matrix.md"
+CONNECTOR = "{package_version_id: 04tFAKE0LSQ0001, namespace: lsqfake}"
+
+
+def matrix() -> dict[str, dict[str, str]]:
+    """docs/steps-matrix.md as {scenario: {step: status}}."""
+    rows, header = {}, []
+    for line in MATRIX.read_text().splitlines():
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == "scenario":
+            header = cells[1:]
+        else:
+            rows[cells[0]] = dict(zip(header, cells[1:], strict=True))
+    return rows
+
+
+def notebook_expectation(scenario: str) -> dict[str, str]:
+    """What the notebook records: it stops at a failed prerequisite, so every later step is skipped."""
+    row = matrix()[scenario]
+    if row["prerequisites"] != "failed":
+        return row
+    return {step: ("failed" if step == "prerequisites" else "skipped") for step in row}
+
+
+def write_orgs(path: Path, scenarios: list[str]) -> Path:
+    """An orgs file with one practice org per scenario, labelled like the scenario."""
+    lines = ["orgs:"]
+    lines += [f"  - {{org: {s}, sandbox_scenario: {s}, connector: {CONNECTOR}}}" for s in scenarios]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def statuses(record: dict[str, Any]) -> dict[str, str]:
+    return {step["id"]: step["status"] for step in record["steps"]}
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def leftovers(out: Path) -> list[Path]:
+    """Files under `out` that a finished batch must not leave: temporary and partial files."""
+    return [p for p in out.rglob("*") if p.is_file() and (p.name.startswith(".") or "partial" in p.name)]
+
+
+def calls(sandbox: Sandbox) -> dict[str, Any]:
+    response = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=5)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def set_faults(sandbox: Sandbox, rule: dict[str, Any]) -> None:
+    response = requests.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=5)
+    assert response.status_code == 200, response.text
