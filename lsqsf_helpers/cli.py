@@ -266,6 +266,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     org = headless.single_org(
         checkrun.load_and_validate(Path(args.org_file), sandbox_mode=args.sandbox is not None)
     )
+    checkrun.read_timeout_from_env()  # a bad LSQSF_READ_TIMEOUT is refused here, not inside the kernel
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder", field="--out")

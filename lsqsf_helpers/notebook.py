@@ -117,7 +117,13 @@ class NotebookRun:
                         field="sandbox_scenario",
                         remedy=f"choose one of: {', '.join(sorted(practice))}",
                     )
-            session = http.new_session(sandbox_url=self.sandbox_url, counter=self._counter)
+            from lsqsf_helpers.checkrun import CONNECT_TIMEOUT, read_timeout_from_env
+
+            session = http.new_session(
+                sandbox_url=self.sandbox_url,
+                counter=self._counter,
+                timeout=(CONNECT_TIMEOUT, read_timeout_from_env()),  # the kernel inherits the environment
+            )
             self._ctx = build_context(
                 self.org,
                 apply=self.apply,

@@ -178,3 +178,16 @@ def test_notebook_cells_hold_no_logic() -> None:
         for keyword in ("for ", "while ", "if ", "requests", "http", "def ", "lambda"):
             assert keyword not in cell.source, (keyword, cell.source)
     assert os.path.basename(headless.NOTEBOOK) == "runbook.ipynb"
+
+
+def test_run_refuses_a_bad_read_timeout_before_any_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org_file = tmp_path / "org.yaml"
+    org_file.write_text(
+        "org: ready\nsandbox_scenario: ready\nconnector: {package_version_id: 04tFAKE0LSQ0001, namespace: lsqfake}\n"
+    )
+    monkeypatch.setenv("LSQSF_READ_TIMEOUT", "soon")
+    assert main(["run", str(org_file), "--out", str(tmp_path / "out"), "--sandbox"]) == 2
+    assert "LSQSF_READ_TIMEOUT" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
