@@ -30,12 +30,8 @@ DEFAULT_BATCH_WORKERS = 2  # batch.DEFAULT_WORKERS; not imported, so `lsqsf --he
 DEFAULT_BATCH_TIMEOUT = 900.0  # batch.DEFAULT_TIMEOUT, seconds per org
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad arguments already; keep its message to one line plus usage."""
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lsqsf", description="LeadSquared Connector runbook for Salesforce.")
+    parser = argparse.ArgumentParser(prog="lsqsf", description="LeadSquared Connector runbook for Salesforce.")
     parser.add_argument("--version", action="version", version=f"lsqsf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP retries and steps to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
