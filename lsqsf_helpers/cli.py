@@ -31,7 +31,9 @@ DEFAULT_BATCH_TIMEOUT = 900.0  # batch.DEFAULT_TIMEOUT, seconds per org
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lsqsf", description="LeadSquared Connector runbook for Salesforce.")
+    parser = argparse.ArgumentParser(
+        prog="lsqsf", description="LeadSquared Connector runbook for Salesforce."
+    )
     parser.add_argument("--version", action="version", version=f"lsqsf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP retries and steps to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
