@@ -15,6 +15,7 @@ three-character secret is not protectable by text replacement anyway.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import threading
@@ -44,6 +45,10 @@ def _encodings(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_LENGTH}
 
 
+def _form_order(pair: tuple[str, _Entry]) -> tuple[int, int]:
+    return (-len(pair[0]), pair[1].number)
+
+
 class Redactor:
     """A thread-safe registry of secret values that masks them in text and JSON-like objects.
 
@@ -69,16 +74,18 @@ class Redactor:
             entry = self._entries.get(value)
             if entry is not None:
                 if label and not entry.label:
-                    self._entries[value] = _Entry(entry.number, label, value)
-                    self._rebuild()
+                    relabelled = _Entry(entry.number, label, value)
+                    self._entries[value] = relabelled
+                    self._forms = tuple((form, relabelled if e is entry else e) for form, e in self._forms)
                 return
-            self._entries[value] = _Entry(len(self._entries) + 1, label, value)
-            self._rebuild()
-
-    def _rebuild(self) -> None:
-        pairs = [(form, entry) for entry in self._entries.values() for form in _encodings(entry.value)]
-        pairs.sort(key=lambda pair: (-len(pair[0]), pair[1].number))
-        self._forms = tuple(pairs)
+            entry = _Entry(len(self._entries) + 1, label, value)
+            self._entries[value] = entry
+            # Insert this value's forms in order (longest first, then registration order) instead of
+            # re-encoding and re-sorting every value: registering many secrets stays cheap.
+            pairs = list(self._forms)
+            for form in _encodings(value):
+                bisect.insort(pairs, (form, entry), key=_form_order)
+            self._forms = tuple(pairs)
 
     def clear(self) -> None:
         """Forget every value (tests, and a worker that starts the next org with a clean slate)."""
