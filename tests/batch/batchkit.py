@@ -1,4 +1,4 @@
-"""Helpers for the `lsqsf batch` tests: small orgs files, the documented matrix, the sandbox's call log."""
+"""Helpers for the `lsqsf batch` tests: small orgs files, the sandbox's call log."""
 
 from __future__ import annotations
 
@@ -12,30 +12,7 @@ from lsqsf_helpers.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "orgs.yaml"
-MATRIX = ROOT / "docs" / "steps-matrix.md"
 CONNECTOR = "{package_version_id: 04tFAKE0LSQ0001, namespace: lsqfake}"
-
-
-def matrix() -> dict[str, dict[str, str]]:
-    """docs/steps-matrix.md as {scenario: {step: status}}."""
-    rows, header = {}, []
-    for line in MATRIX.read_text().splitlines():
-        if not line.startswith("|") or line.startswith("|---"):
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] == "scenario":
-            header = cells[1:]
-        else:
-            rows[cells[0]] = dict(zip(header, cells[1:], strict=True))
-    return rows
-
-
-def notebook_expectation(scenario: str) -> dict[str, str]:
-    """What the notebook records: it stops at a failed prerequisite, so every later step is skipped."""
-    row = matrix()[scenario]
-    if row["prerequisites"] != "failed":
-        return row
-    return {step: ("failed" if step == "prerequisites" else "skipped") for step in row}
 
 
 def write_orgs(path: Path, scenarios: list[str]) -> Path:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batchkit import leftovers, notebook_expectation, read_json, statuses, write_orgs
+from batchkit import leftovers, read_json, statuses, write_orgs
+from expectations import notebook_expectation
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

@@ -16,7 +16,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from batchkit import EXAMPLES, calls, leftovers, matrix, notebook_expectation, read_json, statuses
+from batchkit import EXAMPLES, calls, leftovers, read_json, statuses
+from expectations import matrix, notebook_expectation
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.params import load_org_file

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import calls, leftovers, notebook_expectation, read_json, statuses, write_orgs
+from batchkit import calls, leftovers, read_json, statuses, write_orgs
+from expectations import notebook_expectation
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

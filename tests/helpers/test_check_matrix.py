@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from expectations import matrix
 
 from lsqsf_helpers.checkrun import check_orgs, load_and_validate
 from lsqsf_helpers.cli import main
@@ -15,27 +16,12 @@ from lsqsf_helpers.sandbox import Sandbox
 from lsqsf_helpers.steps import STEP_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
-MATRIX = ROOT / "docs" / "steps-matrix.md"
 EXAMPLES = ROOT / "examples" / "orgs.yaml"
 FIXABLE = ("fresh", "lightning", "no-remote-site", "wrong-remote-site")
 WRITE_APIS = ("PATCH", "DELETE")
 
 
-def expected_matrix() -> dict[str, dict[str, str]]:
-    rows: dict[str, dict[str, str]] = {}
-    header: list[str] = []
-    for line in MATRIX.read_text().splitlines():
-        if not line.startswith("|") or line.startswith("|---"):
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] == "scenario":
-            header = cells[1:]
-            continue
-        rows[cells[0]] = dict(zip(header, cells[1:], strict=True))
-    return rows
-
-
-MATRIX_ROWS = expected_matrix()
+MATRIX_ROWS = matrix()
 
 
 def test_matrix_covers_every_scenario_and_step() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from expectations import matrix, notebook_expectation
 
 from lsqsf_helpers import headless
 from lsqsf_helpers.checkrun import load_and_validate
@@ -19,27 +20,6 @@ from lsqsf_helpers.steps import STEP_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "orgs.yaml"
-MATRIX = ROOT / "docs" / "steps-matrix.md"
-
-
-def matrix() -> dict[str, dict[str, str]]:
-    rows, header = {}, []
-    for line in MATRIX.read_text().splitlines():
-        if not line.startswith("|") or line.startswith("|---"):
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] == "scenario":
-            header = cells[1:]
-        else:
-            rows[cells[0]] = dict(zip(header, cells[1:], strict=True))
-    return rows
-
-
-def notebook_expectation(row: dict[str, str]) -> dict[str, str]:
-    """The notebook stops at a failed prerequisite: every later step is recorded as skipped."""
-    if row["prerequisites"] != "failed":
-        return row
-    return {step: ("failed" if step == "prerequisites" else "skipped") for step in row}
 
 
 def statuses_in_notebook(path: Path) -> dict[str, str]:
@@ -73,7 +53,7 @@ def runs(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 @pytest.mark.parametrize("scenario", sorted(matrix()))
 def test_every_scenario_headless(runs: dict[str, headless.RunOutput], scenario: str) -> None:
-    expected = notebook_expectation(matrix()[scenario])
+    expected = notebook_expectation(scenario)
     result = runs[scenario]
     record = json.loads(result.record.read_text())
     assert [s["id"] for s in record["steps"]] == list(STEP_IDS)
