@@ -1,7 +1,9 @@
 """What every step of one org's run shares: parameters, mode, lazily opened vendor clients, results so far.
 
 Clients open on first use and failures are remembered, so a login that failed is not tried again by
-every later step (and each step reports the same failure in its own terms).
+every later step (and each step reports the same failure in its own terms). What the steps read from
+Salesforce is fetched in two composite calls (REST, Tooling) on first need and shared by every step
+until `forget_reads`: after a fix, and before a check the admin asks for again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from dataclasses import dataclass, field
 from lsqsf_helpers.errors import Failure
 from lsqsf_helpers.leadsquared import KeyOwner, LeadSquaredClient
 from lsqsf_helpers.results import StepResult
-from lsqsf_helpers.salesforce import RunningUser, SalesforceClient
+from lsqsf_helpers.salesforce import (
+    InstalledPackage,
+    OrgInfo,
+    OrgReads,
+    RemoteSite,
+    RunningUser,
+    SalesforceClient,
+    SetupReads,
+    value_of,
+)
 
 
 @dataclass
@@ -45,7 +56,8 @@ class RunContext:
     _sf_failure: Failure | None = None
     _lsq: LeadSquaredClient | None = None
     _owner: KeyOwner | Failure | None = None
-    _user: RunningUser | None = None
+    _org_reads: OrgReads | None = None
+    _setup_reads: SetupReads | None = None
 
     def salesforce(self) -> SalesforceClient:
         if self._sf_failure is not None:
@@ -58,10 +70,33 @@ class RunContext:
                 raise
         return self._sf
 
-    def running_user(self, *, fresh: bool = False) -> RunningUser:
-        if self._user is None or fresh:
-            self._user = self.salesforce().running_user()
-        return self._user
+    def forget_reads(self) -> None:
+        """Read the org again on next need (the org may have changed: a fix, or the admin in Setup)."""
+        self._org_reads = None
+        self._setup_reads = None
+
+    def _org(self) -> OrgReads:
+        if self._org_reads is None:
+            self._org_reads = self.salesforce().org_reads()
+        return self._org_reads
+
+    def _setup(self) -> SetupReads:
+        if self._setup_reads is None:
+            self._setup_reads = self.salesforce().setup_reads(self.connector.remote_site_name)
+        return self._setup_reads
+
+    def running_user(self) -> RunningUser:
+        return value_of(self._org().user)
+
+    def organization(self) -> OrgInfo:
+        return value_of(self._org().organization)
+
+    def installed_packages(self) -> list[InstalledPackage]:
+        return value_of(self._setup().packages)
+
+    def remote_site(self) -> RemoteSite | None:
+        """The connector's remote site (connector.remote_site_name), or None when there is none."""
+        return value_of(self._setup().remote_site)
 
     def key_owner(self) -> KeyOwner:
         """The LeadSquared key owner, asked once per run (the answer or the failure is kept)."""

@@ -159,7 +159,8 @@ class NotebookRun:
             listener(result)
         return result
 
-    def _run(self, step_id: str, *, apply: bool) -> StepResult:
+    def _run(self, step_id: str, *, apply: bool, fresh: bool = True) -> StepResult:
+        """Run one step; `fresh` reads the org again first (the admin may have changed it since)."""
         step = STEPS_BY_ID[step_id]
         started = time.perf_counter()
         try:
@@ -167,6 +168,8 @@ class NotebookRun:
         except (UsageError, Failure) as exc:
             result = step.result(Status.FAILED, str(exc).split("\n")[0], remedy=exc.remedy)
         else:
+            if fresh:
+                ctx.forget_reads()
             saved = ctx.apply
             ctx.apply = apply
             try:
@@ -181,7 +184,7 @@ class NotebookRun:
 
     def check_all(self) -> list[StepResult]:
         """Check every step in runbook order (after new settings, later steps need earlier results)."""
-        return [self.check(step_id) for step_id in STEP_IDS]
+        return [self._run(step_id, apply=False, fresh=step_id == STEP_IDS[0]) for step_id in STEP_IDS]
 
     def fix(self, step_id: str) -> StepResult:
         """Fix one step (apply mode only), then check it again; the result lists the changes."""
@@ -191,7 +194,9 @@ class NotebookRun:
 
     def step(self, step_id: str) -> None:
         """The notebook cell's call: run the step in the run's mode and show the result."""
-        result = self._run(step_id, apply=self.apply)
+        # Headless, the cells run once in order and share one read of the org; interactively a cell
+        # run again must show the org as it is now.
+        result = self._run(step_id, apply=self.apply, fresh=self.interactive or step_id == STEP_IDS[0])
         _show(StepView(result))
         if self.interactive:
             from lsqsf_helpers import ui

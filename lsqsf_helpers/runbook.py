@@ -111,7 +111,10 @@ def run_step(step: Step, ctx: RunContext) -> StepResult:
     changes: list[Any] = []
 
     def fix_then_check() -> StepResult:
-        changes.extend(step.fix(ctx, found))
+        try:
+            changes.extend(step.fix(ctx, found))
+        finally:
+            ctx.forget_reads()  # the org changed (perhaps only partly): check what is there now
         return step.check(ctx)
 
     after = _guarded(step, fix_then_check)
@@ -131,6 +134,7 @@ def run_steps(
 ) -> list[StepResult]:
     """Run every step in order; each (redacted) result goes to `on_result` as soon as it is known."""
     results = []
+    ctx.forget_reads()  # one pass over the steps shares one read of the org
     for step in steps:
         started = time.perf_counter()
         result = run_step(step, ctx)

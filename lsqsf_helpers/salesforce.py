@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -160,17 +161,7 @@ def failure_from(exc: Exception, doing: str) -> Failure:
             remedy=REMEDIES.get(code, REMEDIES["INVALID_LOGIN"]),
         )
     if isinstance(exc, SalesforceError):
-        content = exc.content
-        code, message = "", str(content)
-        if isinstance(content, list) and content and isinstance(content[0], dict):
-            code = str(content[0].get("errorCode", ""))
-            message = str(content[0].get("message", ""))
-        return SalesforceFailure(
-            f"{doing}: {code or exc.status} {message}".strip(),
-            code=code,
-            status=int(exc.status or 0),
-            remedy=REMEDIES.get(code, RETRY_LATER if int(exc.status or 0) >= 500 else ""),
-        )
+        return failure_from_answer(doing, int(exc.status or 0), exc.content)
     if isinstance(exc, requests.RequestException):
         return SalesforceFailure(
             f"{doing}: Salesforce could not be reached ({type(exc).__name__})",
@@ -191,6 +182,20 @@ def failure_from(exc: Exception, doing: str) -> Failure:
     return SalesforceFailure(f"{doing}: {exc}", remedy=RETRY_LATER)
 
 
+def failure_from_answer(doing: str, status: int, content: Any) -> SalesforceFailure:
+    """A REST error answer (a list of {errorCode, message}), whole or one composite subrequest's."""
+    code, message = "", str(content)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        code = str(content[0].get("errorCode", ""))
+        message = str(content[0].get("message", ""))
+    return SalesforceFailure(
+        f"{doing}: {code or status} {message}".strip(),
+        code=code,
+        status=status,
+        remedy=REMEDIES.get(code, RETRY_LATER if status >= 500 else ""),
+    )
+
+
 def _zeep_fault_code(exc: Exception) -> str | None:
     from zeep.exceptions import Fault
 
@@ -198,6 +203,123 @@ def _zeep_fault_code(exc: Exception) -> str | None:
         return None
     code = str(exc.code or "")
     return code.split(":", 1)[-1] or "SOAP_FAULT"
+
+
+USER_SOQL = "SELECT Id, Username, UserPreferencesLightningExperiencePreferred FROM User WHERE "
+GRANTS_SOQL = (
+    "SELECT PermissionSet.PermissionsModifyAllData, PermissionSet.PermissionsCustomizeApplication, "
+    "PermissionSet.PermissionsInstallPackaging, PermissionSet.PermissionsApiEnabled, "
+    "PermissionSet.PermissionsViewSetup FROM PermissionSetAssignment WHERE AssigneeId = {}"
+)
+ORG_SOQL = "SELECT Id, OrganizationType, IsSandbox, InstanceName FROM Organization"
+PACKAGES_SOQL = (
+    "SELECT Id, SubscriberPackage.NamespacePrefix, SubscriberPackage.Name, SubscriberPackageVersionId, "
+    "SubscriberPackageVersion.MajorVersion, SubscriberPackageVersion.MinorVersion, "
+    "SubscriberPackageVersion.PatchVersion, SubscriberPackageVersion.BuildNumber "
+    "FROM InstalledSubscriberPackage"
+)
+SITE_SOQL = "SELECT Id, SiteName, EndpointUrl, IsActive, Description FROM RemoteProxy WHERE SiteName = {}"
+# Left as they are in a composite subrequest's url: composite references (@{ref.records[0].Id}) and
+# SOQL punctuation; everything else (spaces, '+', '&', '%') is percent-encoded.
+SOQL_SAFE = "@{}[]'=,()*"
+
+T = TypeVar("T")
+Records = list[dict[str, Any]] | SalesforceFailure
+
+
+def value_of(part: T | Failure) -> T:
+    """A read's value, or its failure raised (each step meets the failure of the read it needs)."""
+    if isinstance(part, Failure):
+        raise part
+    return part
+
+
+@dataclass(frozen=True)
+class OrgReads:
+    """What a check reads through REST, each part a value or the failure of that query alone."""
+
+    user: RunningUser | SalesforceFailure
+    organization: OrgInfo | SalesforceFailure
+
+
+@dataclass(frozen=True)
+class SetupReads:
+    """What a check reads through Tooling, each part a value or the failure of that query alone."""
+
+    packages: list[InstalledPackage] | SalesforceFailure
+    remote_site: RemoteSite | SalesforceFailure | None
+
+
+def _query_doing(soql: str, tooling: bool) -> str:
+    return f"{'Tooling ' if tooling else ''}query {soql.split(' FROM ')[-1].split()[0]}"
+
+
+def _running_user(users: Records, grants: Records) -> RunningUser | SalesforceFailure:
+    if isinstance(users, SalesforceFailure):
+        return users
+    if not users:
+        return SalesforceFailure("the running user was not found", code="NOT_FOUND")
+    if isinstance(grants, SalesforceFailure):
+        return grants
+    permissions = {
+        p: any(bool((a.get("PermissionSet") or {}).get(p)) for a in grants) for p in ALL_PERMISSIONS
+    }
+    user = users[0]
+    return RunningUser(
+        id=str(user["Id"]),
+        username=str(user.get("Username", "")),
+        lightning_preferred=bool(user.get("UserPreferencesLightningExperiencePreferred")),
+        permissions=permissions,
+    )
+
+
+def _org_info(rows: Records) -> OrgInfo | SalesforceFailure:
+    if isinstance(rows, SalesforceFailure):
+        return rows
+    if not rows:
+        return SalesforceFailure("the Organization record was not found", code="NOT_FOUND")
+    row = rows[0]
+    return OrgInfo(
+        id=str(row["Id"]),
+        edition=str(row.get("OrganizationType", "")),
+        is_sandbox=bool(row.get("IsSandbox")),
+        instance_name=str(row.get("InstanceName", "")),
+    )
+
+
+def _packages(rows: Records) -> list[InstalledPackage] | SalesforceFailure:
+    if isinstance(rows, SalesforceFailure):
+        return rows
+    packages = []
+    for row in rows:
+        pkg = row.get("SubscriberPackage") or {}
+        ver = row.get("SubscriberPackageVersion") or {}
+        version = ".".join(
+            str(ver.get(k, 0)) for k in ("MajorVersion", "MinorVersion", "PatchVersion", "BuildNumber")
+        )
+        packages.append(
+            InstalledPackage(
+                namespace=pkg.get("NamespacePrefix"),
+                name=str(pkg.get("Name", "")),
+                version_id=str(row.get("SubscriberPackageVersionId", "")),
+                version=version,
+            )
+        )
+    return packages
+
+
+def _remote_site(rows: Records) -> RemoteSite | SalesforceFailure | None:
+    if isinstance(rows, SalesforceFailure):
+        return rows
+    if not rows:
+        return None
+    row = rows[0]
+    return RemoteSite(
+        name=str(row.get("SiteName", "")),
+        url=str(row.get("EndpointUrl", "")),
+        is_active=bool(row.get("IsActive")),
+        description=str(row.get("Description") or ""),
+    )
 
 
 class _Salesforce(Salesforce):
@@ -281,9 +403,12 @@ class SalesforceClient:
 
     def query(self, soql: str, *, tooling: bool = False) -> list[dict[str, Any]]:
         """Records of a (small) query; REST or Tooling. Follows nextRecordsUrl pages."""
-        doing = f"{'Tooling ' if tooling else ''}query {soql.split(' FROM ')[-1].split()[0]}"
         path = "tooling/query/" if tooling else "query/"
+        doing = _query_doing(soql, tooling)
         result = self._call(doing, lambda: self.sf.restful(path, params={"q": soql}))
+        return self._all_records(doing, result)
+
+    def _all_records(self, doing: str, result: Any) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = list((result or {}).get("records", []))
         while result and not result.get("done", True) and result.get("nextRecordsUrl"):
             next_url = str(result["nextRecordsUrl"])
@@ -291,7 +416,40 @@ class SalesforceClient:
             records.extend(result.get("records", []))
         return records
 
-    # ----- identity and permissions -----------------------------------------------------------
+    def queries(self, soql: Mapping[str, str], *, tooling: bool = False) -> dict[str, Records]:
+        """Up to five queries in one composite call (one round trip, one API request).
+
+        Each answer is its records or, when that query alone failed, its SalesforceFailure; a query may
+        use an earlier one's answer as `@{name.records[0].Id}`. A failure of the whole call is raised.
+        """
+        base = f"/services/data/v{self.login.api_version}/{'tooling/' if tooling else ''}query/?q="
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [
+                {"method": "GET", "url": base + quote(text, safe=SOQL_SAFE), "referenceId": name}
+                for name, text in soql.items()
+            ],
+        }
+        path = "tooling/composite" if tooling else "composite"
+        doing = "read the org" + (" (Tooling)" if tooling else "")
+        with idempotent_posts():  # GET subrequests only: repeating the call changes nothing
+            answer = self._call(doing, lambda: self.sf.restful(path, method="POST", json=body))
+        parts = {str(r.get("referenceId")): r for r in (answer or {}).get("compositeResponse", [])}
+        out: dict[str, Records] = {}
+        for name, text in soql.items():
+            part = parts.get(name)
+            doing = _query_doing(text, tooling)
+            if part is None:
+                out[name] = SalesforceFailure(
+                    f"{doing}: no answer in the composite response", remedy=RETRY_LATER
+                )
+            elif 200 <= int(part.get("httpStatusCode", 0)) < 300:
+                out[name] = self._all_records(doing, part.get("body"))
+            else:
+                out[name] = failure_from_answer(doing, int(part.get("httpStatusCode", 0)), part.get("body"))
+        return out
+
+    # ----- what a check reads -------------------------------------------------------------------
     @cached_property
     def user_id(self) -> str:
         """The running user's id: OAuth userinfo, else Chatter's users/me (simple-salesforce keeps neither)."""
@@ -304,76 +462,36 @@ class SalesforceClient:
         me = self._call("read the running user", lambda: self.sf.restful("chatter/users/me"))
         return str(me["id"])
 
+    def _user_filter(self) -> str:
+        """SOQL that finds the running user: by the username that logged in, else by id (asked once)."""
+        if self.login.auth in ("password", "jwt") and self.login.username:
+            return format_soql(USER_SOQL + "Username = {}", self.login.username)
+        return format_soql(USER_SOQL + "Id = {}", self.user_id)
+
+    def org_reads(self) -> OrgReads:
+        """The running user, its permissions and the org's edition: one composite call."""
+        found = self.queries(
+            {
+                "user": self._user_filter(),
+                "grants": format_soql(GRANTS_SOQL, "@{user.records[0].Id}"),
+                "org": ORG_SOQL,
+            }
+        )
+        return OrgReads(
+            user=_running_user(found["user"], found["grants"]), organization=_org_info(found["org"])
+        )
+
+    def setup_reads(self, remote_site_name: str) -> SetupReads:
+        """Installed packages and the named remote site: one Tooling composite call."""
+        found = self.queries(
+            {"packages": PACKAGES_SOQL, "site": format_soql(SITE_SOQL, remote_site_name)}, tooling=True
+        )
+        return SetupReads(packages=_packages(found["packages"]), remote_site=_remote_site(found["site"]))
+
     def running_user(self) -> RunningUser:
-        uid = self.user_id
-        users = self.query(
-            format_soql(
-                "SELECT Id, Username, UserPreferencesLightningExperiencePreferred FROM User WHERE Id = {}",
-                uid,
-            )
-        )
-        if not users:
-            raise SalesforceFailure(f"the running user {uid} was not found", code="NOT_FOUND")
-        assignments = self.query(
-            format_soql(
-                "SELECT PermissionSet.PermissionsModifyAllData, PermissionSet.PermissionsCustomizeApplication, "
-                "PermissionSet.PermissionsInstallPackaging, PermissionSet.PermissionsApiEnabled, "
-                "PermissionSet.PermissionsViewSetup FROM PermissionSetAssignment WHERE AssigneeId = {}",
-                uid,
-            )
-        )
-        permissions = {
-            p: any(bool((a.get("PermissionSet") or {}).get(p)) for a in assignments) for p in ALL_PERMISSIONS
-        }
-        user = users[0]
-        return RunningUser(
-            id=str(user["Id"]),
-            username=str(user.get("Username", "")),
-            lightning_preferred=bool(user.get("UserPreferencesLightningExperiencePreferred")),
-            permissions=permissions,
-        )
-
-    def organization(self) -> OrgInfo:
-        rows = self.query("SELECT Id, OrganizationType, IsSandbox, InstanceName FROM Organization")
-        row = rows[0]
-        return OrgInfo(
-            id=str(row["Id"]),
-            edition=str(row.get("OrganizationType", "")),
-            is_sandbox=bool(row.get("IsSandbox")),
-            instance_name=str(row.get("InstanceName", "")),
-        )
-
-    def api_requests(self) -> dict[str, int]:
-        limits = self._call("read API limits", lambda: self.sf.limits())
-        daily = limits.get("DailyApiRequests", {})
-        return {"max": int(daily.get("Max", 0)), "remaining": int(daily.get("Remaining", 0))}
+        return value_of(self.org_reads().user)
 
     # ----- packages -----------------------------------------------------------------------------
-    def installed_packages(self) -> list[InstalledPackage]:
-        rows = self.query(
-            "SELECT Id, SubscriberPackage.NamespacePrefix, SubscriberPackage.Name, SubscriberPackageVersionId, "
-            "SubscriberPackageVersion.MajorVersion, SubscriberPackageVersion.MinorVersion, "
-            "SubscriberPackageVersion.PatchVersion, SubscriberPackageVersion.BuildNumber "
-            "FROM InstalledSubscriberPackage",
-            tooling=True,
-        )
-        packages = []
-        for row in rows:
-            pkg = row.get("SubscriberPackage") or {}
-            ver = row.get("SubscriberPackageVersion") or {}
-            version = ".".join(
-                str(ver.get(k, 0)) for k in ("MajorVersion", "MinorVersion", "PatchVersion", "BuildNumber")
-            )
-            packages.append(
-                InstalledPackage(
-                    namespace=pkg.get("NamespacePrefix"),
-                    name=str(pkg.get("Name", "")),
-                    version_id=str(row.get("SubscriberPackageVersionId", "")),
-                    version=version,
-                )
-            )
-        return packages
-
     def request_install(self, version_id: str) -> str:
         """Start a PackageInstallRequest for all users with third-party access approved; its 0Hf id."""
         body = {
@@ -436,24 +554,6 @@ class SalesforceClient:
         )
 
     # ----- remote sites -------------------------------------------------------------------------
-    def remote_site(self, name: str) -> RemoteSite | None:
-        rows = self.query(
-            format_soql(
-                "SELECT Id, SiteName, EndpointUrl, IsActive, Description FROM RemoteProxy WHERE SiteName = {}",
-                name,
-            ),
-            tooling=True,
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return RemoteSite(
-            name=str(row.get("SiteName", name)),
-            url=str(row.get("EndpointUrl", "")),
-            is_active=bool(row.get("IsActive")),
-            description=str(row.get("Description") or ""),
-        )
-
     @cached_property
     def _metadata(self) -> Any:
         """zeep Metadata service on this session (the WSDL simple-salesforce bundles); built on first use."""

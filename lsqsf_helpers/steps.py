@@ -167,7 +167,7 @@ class InstallConnector(Step):
             return no_api_result(
                 self, ctx, "check Setup > Installed Packages for LeadSquared Connector.", self.links(ctx)
             )
-        packages = ctx.salesforce().installed_packages()
+        packages = ctx.installed_packages()
         found = self.find(ctx, packages)
         if found is None:
             how = "install it for All Users and approve third-party access"
@@ -241,7 +241,6 @@ class ClassicView(Step):
     def fix(self, ctx: RunContext, found: StepResult) -> tuple[Change, ...]:
         user = ctx.running_user()
         ctx.salesforce().set_lightning_preferred(user.id, False)
-        ctx.running_user(fresh=True)
         return (Change(f"User {user.username}: UserPreferencesLightningExperiencePreferred", True, False),)
 
 
@@ -276,7 +275,7 @@ class RemoteSiteStep(Step):
                 self.links(ctx),
             )
         expected = self.expected_origin(ctx)
-        site = ctx.salesforce().remote_site(name)
+        site = ctx.remote_site()
         evidence: dict[str, object] = {"name": name, "expected_url": expected}
         remedy = f"add remote site {name} with URL {expected}, Active ticked (link below), or {LET_LSQSF_FIX}"
         if site is None:
@@ -403,7 +402,7 @@ class ApiAccess(Step):
                 "the connector's extra step for orgs without API access from LeadSquared's article",
                 evidence={"salesforce_api": False},
             )
-        org = ctx.salesforce().organization()
+        org = ctx.organization()
         user = ctx.running_user()
         evidence = {
             "edition": org.edition,

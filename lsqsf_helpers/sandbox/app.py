@@ -42,6 +42,16 @@ def vendor_for_host(host: str) -> str | None:
     return None
 
 
+def is_read(vendor: str, request: Request) -> bool:
+    """Whether a request changes nothing: a GET, or a Salesforce composite call of GETs only.
+
+    Scenario flakiness hits reads, and the call log marks them, so tests can tell a check from a fix.
+    """
+    if request.method in ("GET", "HEAD"):
+        return True
+    return vendor == "salesforce" and sf_wire.is_read_only_composite(request)
+
+
 class SandboxApp:
     """All sandbox state behind one lock; `handle` is safe to call from many server threads."""
 
@@ -121,7 +131,8 @@ class SandboxApp:
                 else self.leadsquared.org_for_request(request)
             )
             spec = self.scenario_of(request.org)
-        fault = self.faults.draw(vendor, request.org, request.method, spec.flaky_every if spec else 0)
+        read = is_read(vendor, request)
+        fault = self.faults.draw(vendor, request.org, read, spec.flaky_every if spec else 0)
         response = self._apply_fault(vendor, model, request, fault)
         if response is None:
             response = self._dispatch(vendor, request)
@@ -134,6 +145,7 @@ class SandboxApp:
             request.path,
             response.status,
             fault,
+            read,
         )
         return response
 

@@ -23,6 +23,7 @@ class Call:
     path: str
     status: int
     fault: str | None
+    read: bool  # changes nothing: a GET, or a composite call whose subrequests are all GETs
 
 
 class CallLog:
@@ -43,11 +44,12 @@ class CallLog:
         path: str,
         status: int,
         fault: str | None,
+        read: bool,
     ) -> None:
         with self._lock:
             self._seq += 1
             self._calls.append(
-                Call(self._seq, time.time(), vendor, api, org, method, host, path, status, fault)
+                Call(self._seq, time.time(), vendor, api, org, method, host, path, status, fault, read)
             )
             del self._calls[:-KEEP_LAST]
             self._by_org[org or "-"][api] += 1

@@ -99,10 +99,10 @@ class FaultInjector:
             self._rng = random.Random(0)
             self._org_reads.clear()
 
-    def draw(self, vendor: str, org: str | None, method: str, flaky_every: int) -> str | None:
+    def draw(self, vendor: str, org: str | None, read: bool, flaky_every: int) -> str | None:
         """The fault kind for this request, or None. Scenario flakiness hits reads only (see module doc)."""
         with self._lock:
-            if org is not None and flaky_every > 0 and method == "GET":
+            if org is not None and flaky_every > 0 and read:
                 n = self._org_reads.get(org, 0) + 1
                 self._org_reads[org] = n
                 if n % flaky_every == 1:

@@ -39,7 +39,7 @@ from lsqsf_helpers.sandbox import Sandbox, scenarios
 RETRIES: int = inspect.signature(http.new_session).parameters["retries"].default
 ORG_COUNT = 200
 FAULT_RULE = {
-    "rate": 0.25,
+    "rate": 0.3,
     "kinds": ["429", "503", "drop", "delay", "expire"],
     "seed": 20261203,
     "delay_seconds": 0.02,
@@ -244,11 +244,11 @@ def test_logging_in_again_after_an_expired_session_is_retried_like_the_first_log
     draw = sandbox.app.faults.draw
     armed = [True]
 
-    def one_503_on_the_next_login(vendor: str, org: str | None, method: str, flaky_every: int) -> str | None:
-        if armed[0] and vendor == "salesforce" and org is None and method == "POST":
+    def one_503_on_the_next_login(vendor: str, org: str | None, read: bool, flaky_every: int) -> str | None:
+        if armed[0] and vendor == "salesforce" and org is None and not read:
             armed[0] = False
             return "503"
-        return draw(vendor, org, method, flaky_every)
+        return draw(vendor, org, read, flaky_every)
 
     monkeypatch.setattr(sandbox.app.faults, "draw", one_503_on_the_next_login)
     try:

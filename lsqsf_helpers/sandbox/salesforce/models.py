@@ -16,6 +16,7 @@ purpose through `org_summary` and the control API.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import re
@@ -784,6 +785,16 @@ class SalesforceModel:
             "connector_page_origin": org.connector_page_origin,
             "api_requests": {"used": org.api_used, "max": DAILY_API_REQUESTS},
         }
+
+    # What a rolled-back transaction restores (a composite call with allOrNone); usage counts stay.
+    _TRANSACTIONAL = ("tables", "remote_sites", "install_requests", "installed", "next_serial")
+
+    def savepoint(self, org: Org) -> dict[str, Any]:
+        return {name: copy.deepcopy(getattr(org, name)) for name in self._TRANSACTIONAL}
+
+    def rollback(self, org: Org, saved: dict[str, Any]) -> None:
+        for name, value in saved.items():
+            setattr(org, name, value)
 
     def expire_sessions(self, label: str) -> None:
         for token in [t for t, s in self.sessions.items() if s.label == label]:

@@ -16,12 +16,14 @@ import json
 import re
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from lsqsf_helpers.sandbox.messages import Request, Response
 from lsqsf_helpers.sandbox.routing import Route, route
-from lsqsf_helpers.sandbox.salesforce import soap
+from lsqsf_helpers.sandbox.salesforce import composite, soap
+from lsqsf_helpers.sandbox.salesforce.composite import RestHandler
 from lsqsf_helpers.sandbox.salesforce.models import (
     LOGIN_HOST,
     NOT_FOUND_MESSAGE,
@@ -46,6 +48,7 @@ DATA = rf"/services/data/v{V}"
 ID = r"(?P<id>[^/]+)"
 OBJ = r"(?P<obj>[A-Za-z0-9_]+)"
 LOGIN_HOSTS = (LOGIN_HOST, TEST_HOST)
+COMPOSITE_PATH = re.compile(rf"{DATA}/(?:tooling/)?composite/?\Z")
 
 
 def _error(status: int, error_code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -167,36 +170,43 @@ def _json_body(req: Request) -> Any:
         raise ApiError(400, "JSON_PARSER_ERROR", f"The request body is not valid JSON: {exc}") from None
 
 
-RestHandler = Callable[[SalesforceModel, Request, "re.Match[str]", Org, Session, str], Response]
-
-
-def _rest(api: str) -> Callable[[RestHandler], Callable[[SalesforceModel, Request, re.Match[str]], Response]]:
+def _rest(api: str, fn: RestHandler) -> Callable[[SalesforceModel, Request, re.Match[str]], Response]:
     """Wrap a REST/Tooling handler: version, host, session and limits first; errors as JSON lists."""
 
-    def wrap(fn: RestHandler) -> Callable[[SalesforceModel, Request, re.Match[str]], Response]:
-        def handler(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
-            version = match.group("ver")
-            if not version_supported(version):
-                return _not_found_json()
-            bad_host = _unknown_host(req)
-            if bad_host is not None:
-                return bad_host
-            try:
-                org, session = model.begin_call(req.org, _bearer(req), api)
-            except ApiError as exc:
-                return _with_usage(model, req.org, Response.json(exc.status, exc.body()))
-            try:
-                response = fn(model, req, match, org, session, version)
-            except ApiError as exc:
-                response = Response.json(exc.status, exc.body())
-            except SoqlError as exc:
-                response = _error(400, exc.error_code, exc.message)
-            return _with_usage(model, org.label, response)
+    def handler(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
+        version = match.group("ver")
+        if not version_supported(version):
+            return _not_found_json()
+        bad_host = _unknown_host(req)
+        if bad_host is not None:
+            return bad_host
+        try:
+            org, session = model.begin_call(req.org, _bearer(req), api)
+        except ApiError as exc:
+            return _with_usage(model, req.org, Response.json(exc.status, exc.body()))
+        response = serve(fn, model, req, match, org, session, version)
+        return _with_usage(model, org.label, response)
 
-        handler.__name__ = fn.__name__
-        return handler
+    handler.__name__ = fn.__name__
+    return handler
 
-    return wrap
+
+def serve(
+    fn: RestHandler,
+    model: SalesforceModel,
+    req: Request,
+    match: re.Match[str],
+    org: Org,
+    session: Session,
+    version: str,
+) -> Response:
+    """Run an authorised handler, answering the model's refusals as Salesforce's JSON error lists."""
+    try:
+        return fn(model, req, match, org, session, version)
+    except ApiError as exc:
+        return Response.json(exc.status, exc.body())
+    except SoqlError as exc:
+        return _error(400, exc.error_code, exc.message)
 
 
 # ----- REST -----------------------------------------------------------------------------------
@@ -235,21 +245,18 @@ def resources(model: SalesforceModel, req: Request, match: re.Match[str]) -> Res
     return _with_usage(model, org.label, Response.json(200, {name: f"{base}/{name}" for name in names}))
 
 
-@_rest("rest")
 def rest_query(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
     return Response.json(200, model.query(org, "rest", req.param("q"), version))
 
 
-@_rest("tooling")
 def tooling_query(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
     return Response.json(200, model.query(org, "tooling", req.param("q"), version))
 
 
-@_rest("rest")
 def rest_get(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
@@ -257,7 +264,6 @@ def rest_get(
     return Response.json(200, record)
 
 
-@_rest("tooling")
 def tooling_get(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
@@ -265,7 +271,6 @@ def tooling_get(
     return Response.json(200, record)
 
 
-@_rest("rest")
 def rest_patch(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
@@ -273,25 +278,46 @@ def rest_patch(
     return Response(204, b"", "application/json;charset=UTF-8")
 
 
-@_rest("tooling")
 def tooling_create(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
     return Response.json(201, model.create_record(org, session, "tooling", match["obj"], _json_body(req)))
 
 
-@_rest("rest")
 def rest_limits(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
     return Response.json(200, model.limits(org))
 
 
-@_rest("rest")
 def chatter_me(
     model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
 ) -> Response:
     return Response.json(200, model.chatter_me(org, session, version))
+
+
+def rest_composite(
+    model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
+) -> Response:
+    return composite.execute(model, req, org, session, REST_SUBREQUESTS)
+
+
+def tooling_composite(
+    model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
+) -> Response:
+    return composite.execute(model, req, org, session, TOOLING_SUBREQUESTS)
+
+
+def is_read_only_composite(req: Request) -> bool:
+    """A POST to a composite resource whose subrequests are all GETs."""
+    if req.method != "POST" or not COMPOSITE_PATH.match(req.path):
+        return False
+    return composite.is_read_only(req.body)
+
+
+def _answering(fn: RestHandler) -> RestHandler:
+    """A handler for a composite subrequest: the call is authorised already; errors become its answer."""
+    return partial(serve, fn)
 
 
 # ----- OAuth ----------------------------------------------------------------------------------
@@ -549,12 +575,45 @@ ROUTES: tuple[Route, ...] = (
     route("salesforce", "POST", r"/services/oauth2/userinfo", userinfo, "sf.oauth"),
     route("salesforce", "GET", r"/services/data/?", versions, "sf.rest"),
     route("salesforce", "GET", rf"{DATA}/?", resources, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/query/?", rest_query, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/sobjects/{OBJ}/{ID}/?", rest_get, "sf.rest"),
-    route("salesforce", "PATCH", rf"{DATA}/sobjects/{OBJ}/{ID}/?", rest_patch, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/limits/?", rest_limits, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/chatter/users/me/?", chatter_me, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/tooling/query/?", tooling_query, "sf.tooling"),
-    route("salesforce", "GET", rf"{DATA}/tooling/sobjects/{OBJ}/{ID}/?", tooling_get, "sf.tooling"),
-    route("salesforce", "POST", rf"{DATA}/tooling/sobjects/{OBJ}/?", tooling_create, "sf.tooling"),
+    route("salesforce", "GET", rf"{DATA}/query/?", _rest("rest", rest_query), "sf.rest"),
+    route("salesforce", "GET", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _rest("rest", rest_get), "sf.rest"),
+    route("salesforce", "PATCH", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _rest("rest", rest_patch), "sf.rest"),
+    route("salesforce", "GET", rf"{DATA}/limits/?", _rest("rest", rest_limits), "sf.rest"),
+    route("salesforce", "GET", rf"{DATA}/chatter/users/me/?", _rest("rest", chatter_me), "sf.rest"),
+    route("salesforce", "POST", rf"{DATA}/composite/?", _rest("rest", rest_composite), "sf.rest"),
+    route("salesforce", "GET", rf"{DATA}/tooling/query/?", _rest("tooling", tooling_query), "sf.tooling"),
+    route(
+        "salesforce",
+        "GET",
+        rf"{DATA}/tooling/sobjects/{OBJ}/{ID}/?",
+        _rest("tooling", tooling_get),
+        "sf.tooling",
+    ),
+    route(
+        "salesforce",
+        "POST",
+        rf"{DATA}/tooling/sobjects/{OBJ}/?",
+        _rest("tooling", tooling_create),
+        "sf.tooling",
+    ),
+    route(
+        "salesforce",
+        "POST",
+        rf"{DATA}/tooling/composite/?",
+        _rest("tooling", tooling_composite),
+        "sf.tooling",
+    ),
+)
+
+# What a composite subrequest may address (Salesforce: sObject rows and the query resource; the
+# REST composite also takes sObject collections, which the sandbox does not emulate).
+REST_SUBREQUESTS: tuple[composite.Subroute, ...] = (
+    composite.subroute("GET", rf"{DATA}/query/?", _answering(rest_query)),
+    composite.subroute("GET", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _answering(rest_get)),
+    composite.subroute("PATCH", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _answering(rest_patch)),
+)
+TOOLING_SUBREQUESTS: tuple[composite.Subroute, ...] = (
+    composite.subroute("GET", rf"{DATA}/tooling/query/?", _answering(tooling_query)),
+    composite.subroute("GET", rf"{DATA}/tooling/sobjects/{OBJ}/{ID}/?", _answering(tooling_get)),
+    composite.subroute("POST", rf"{DATA}/tooling/sobjects/{OBJ}/?", _answering(tooling_create)),
 )
