@@ -73,9 +73,19 @@ def test_own_references_for_every_mode(
     modes["access_token"] = (
         f"auth: access_token\n  access_token: env:T_SF_ACCESS\n  instance_url: https://{sf.sf_instance}"
     )
+    # Salesforce round trips of a whole check: a login (none with a given token), the user's id from
+    # userinfo where the login does not name the user, then one REST and one Tooling composite call
+    round_trips = {"password": 3, "jwt": 3, "client_credentials": 4, "access_token": 3}
     for auth, block in modes.items():
         org_file = tmp_path / f"{auth}.yaml"
         org_file.write_text(f"org: ready\nsandbox_scenario: ready\nsalesforce:\n  {block}\n{CONNECTOR}")
+        sandbox.app.calls.clear()
         statuses = _statuses(sandbox, org_file)
         assert statuses["prerequisites"] == "ok", auth
         assert statuses["install_connector"] == "ok", auth
+        sf_calls = [c for c in sandbox.app.calls.summary()["calls"] if c["vendor"] == "salesforce"]
+        assert len(sf_calls) == round_trips[auth], (auth, [(c["method"], c["path"]) for c in sf_calls])
+        assert [c["path"].rsplit("/", 2)[-2:] for c in sf_calls[-2:]] == [
+            ["v59.0", "composite"],
+            ["tooling", "composite"],
+        ]
