@@ -83,3 +83,16 @@ def normalise_origin(url: str, *, field: str = "connector.page_url") -> str:
             remedy="copy the address of the connector's Configure page, up to '.com'",
         )
     return f"https://{host}"
+
+
+def same_org(origin: str, instance_host: str) -> bool:
+    """Whether a Visualforce origin can be this org's: its host starts with the org's My Domain name.
+
+    Only a My Domain instance host can tell; for any other (a legacy instance such as na1) say yes.
+    """
+    match = _MY_DOMAIN.match(instance_host.lower())
+    if not match or not match.group("name"):
+        return True
+    prefix = match.group("name") + (f"--{match.group('sandbox')}" if match.group("sandbox") else "") + "--"
+    host = urlsplit(origin).hostname or ""
+    return host.lower().startswith(prefix)

@@ -68,6 +68,10 @@ REMEDIES = {
     "INVALID_PRIVATE_KEY": "salesforce.private_key must point at the PEM private key (-----BEGIN PRIVATE KEY-----) "
     "whose certificate is uploaded to the connected app",
 }
+TOO_FAST = (
+    "Salesforce asked lsqsf to slow down (HTTP 429) and kept asking after lsqsf's retries: run again in a few "
+    "minutes, with fewer batch workers (--workers) if many orgs share this Salesforce instance"
+)
 # For an error without a code of its own: a gateway's error page, a dropped answer, an unexpected SOAP fault.
 RETRY_LATER = (
     "Salesforce (or a proxy in between) failed and lsqsf's retries ran out: run again in a few minutes; "
@@ -192,7 +196,8 @@ def failure_from_answer(doing: str, status: int, content: Any) -> SalesforceFail
         f"{doing}: {code or status} {message}".strip(),
         code=code,
         status=status,
-        remedy=REMEDIES.get(code, RETRY_LATER if status >= 500 else ""),
+        # a 429 is a burst limit (lsqsf's retries waited as told and ran out), not the daily allowance
+        remedy=TOO_FAST if status == 429 else REMEDIES.get(code, RETRY_LATER if status >= 500 else ""),
     )
 
 

@@ -13,7 +13,7 @@ from lsqsf_helpers import sfid
 from lsqsf_helpers.context import RunContext
 from lsqsf_helpers.errors import Failure, SalesforceFailure, UsageError
 from lsqsf_helpers.leadsquared import KEYS_PAGE, region_hint
-from lsqsf_helpers.origins import derive_origin, normalise_origin
+from lsqsf_helpers.origins import derive_origin, normalise_origin, same_org
 from lsqsf_helpers.results import Change, Status, StepResult
 from lsqsf_helpers.salesforce import InstalledPackage
 
@@ -256,7 +256,15 @@ class RemoteSiteStep(Step):
 
     def expected_origin(self, ctx: RunContext) -> str:
         if ctx.connector.page_url:
-            return normalise_origin(ctx.connector.page_url)
+            origin = normalise_origin(ctx.connector.page_url)
+            if ctx.instance_host and not same_org(origin, ctx.instance_host):
+                raise UsageError(
+                    f"is a page of another org: {origin} does not start with this org's My Domain "
+                    f"({ctx.instance_host})",
+                    field="connector.page_url",
+                    remedy="open the Configure page of the connector in this org and copy its address",
+                )
+            return origin
         if not ctx.connector.namespace:
             raise UsageError(
                 "or connector.page_url is needed to know the connector page's address",

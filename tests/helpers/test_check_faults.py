@@ -144,6 +144,20 @@ def test_a_fault_that_never_ends_fails_clearly_after_the_retries(
     assert by_vendor == RETRIES + 1  # one logical call, tried 1 + RETRIES times, then reported
 
 
+def test_a_salesforce_429_that_never_ends_says_slow_down_not_the_daily_allowance(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], counters: list[http.CallCounter]
+) -> None:
+    sandbox.app.reset()
+    # the login (on the login host, which names no org) goes through; every call to the org is a 429
+    set_faults(sandbox, rate=1.0, kinds=["429"], vendors=["salesforce"], orgs=["ready"])
+    code, record, _ = check(sandbox, tmp_path, capsys)
+    assert code == 1
+    failed = steps(record)["prerequisites"]
+    assert failed["status"] == "failed" and "REQUEST_LIMIT_EXCEEDED" in failed["message"]
+    assert "slow down" in failed["remedy"] and "24 hours" not in failed["remedy"]
+    assert_retries_bounded(sandbox, counters, record)
+
+
 @pytest.mark.parametrize("vendor", ["leadsquared", "salesforce"])
 def test_a_delay_longer_than_the_read_timeout_fails_clearly_in_bounded_time(
     sandbox: Sandbox,

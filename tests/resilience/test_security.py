@@ -13,6 +13,7 @@ Decisions recorded here (and in docs/reliability.md):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -35,7 +36,7 @@ from hypothesis import strategies as st
 from lsqsf_helpers import http, lsq_regions, sfid
 from lsqsf_helpers.checkrun import check_orgs
 from lsqsf_helpers.errors import SecretError, ValidationError
-from lsqsf_helpers.origins import derive_origin, normalise_origin
+from lsqsf_helpers.origins import derive_origin, normalise_origin, same_org
 from lsqsf_helpers.params import (
     from_flat,
     parse_org,
@@ -505,7 +506,7 @@ AUDIT_FIELDS = ["time", "org", "mode", "step", "what", "before", "after", "run_s
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(["fresh", "lightning", "ready"]) as sb:
+    with Sandbox(["fresh", "lightning", "ready", "no-remote-site"]) as sb:
         yield sb
 
 
@@ -622,3 +623,42 @@ def test_the_notebook_kernel_of_a_headless_run_listens_on_127_0_0_1_only() -> No
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize(
+    ("origin", "instance_host", "same"),
+    [
+        ("https://acme--lsqfake.vf.force.com", "acme.my.salesforce.com", True),
+        ("https://acme--uat--lsqfake.sandbox.vf.force.com", "acme--uat.sandbox.my.salesforce.com", True),
+        ("https://acme--lsqfake.cs70.visual.force.com", "acme.my.salesforce.com", True),
+        ("https://other--lsqfake.vf.force.com", "acme.my.salesforce.com", False),
+        ("https://acmecorp--lsqfake.vf.force.com", "acme.my.salesforce.com", False),  # a longer name
+        ("https://acme--lsqfake.sandbox.vf.force.com", "acme--uat.sandbox.my.salesforce.com", False),
+        ("https://acme--lsqfake.vf.force.com", "na1.salesforce.com", True),  # no My Domain: cannot tell
+    ],
+)
+def test_a_page_url_must_belong_to_the_org_it_is_for(origin: str, instance_host: str, same: bool) -> None:
+    assert same_org(origin, instance_host) is same
+
+
+def test_another_orgs_page_url_is_refused_at_the_remote_site_step(sandbox: Sandbox) -> None:
+    sandbox.app.reset()
+    (org,) = practice("no-remote-site")
+    with sandbox.app.lock:
+        own = sandbox.app.salesforce.org_summary("no-remote-site")["connector_page_origin"]
+        other = sandbox.app.salesforce.org_summary("ready")["connector_page_origin"]
+        sites = dict(sandbox.app.salesforce.orgs["no-remote-site"].remote_sites)
+    foreign = dataclasses.replace(
+        org, connector=dataclasses.replace(org.connector, page_url=other + "/apex/Configure")
+    )
+    (record,) = check_orgs([foreign], apply=True, sandbox_url=sandbox.url)
+    step = next(s for s in record.steps if s.step == "remote_site")
+    assert step.status.value == "action_needed" and step.changes == ()
+    assert step.evidence["field"] == "connector.page_url" and "another org" in step.message
+    with sandbox.app.lock:
+        assert sandbox.app.salesforce.orgs["no-remote-site"].remote_sites == sites  # nothing written
+    mine = dataclasses.replace(
+        org, connector=dataclasses.replace(org.connector, page_url=own + "/apex/Configure")
+    )
+    (record,) = check_orgs([mine], apply=True, sandbox_url=sandbox.url)
+    assert next(s for s in record.steps if s.step == "remote_site").status.value == "ok"
