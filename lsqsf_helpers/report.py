@@ -44,6 +44,7 @@ RUN_FIELDS = (
     "lsqsf_version",
     "sandbox",
     "interrupted",
+    "not_finished",
 )
 NOT_RUN = "not_run"  # an org whose record has no result for the step (it failed before running)
 NOT_RUN_COLORS = ("#ffffff", "#80868b", "not run")
@@ -359,7 +360,16 @@ def _header(summary: Summary) -> str:
     ]
     meta = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in facts)
     notes = []
-    if run.get("interrupted"):
+    not_finished = [str(label) for label in run.get("not_finished") or []]
+    if not_finished:
+        shown = ", ".join(not_finished[:20]) + (
+            f" and {len(not_finished) - 20} more" if len(not_finished) > 20 else ""
+        )
+        notes.append(
+            f"{len(not_finished)} org(s) did not finish and are not in this report: {shown}. Run the same "
+            "lsqsf batch command again with --resume to finish them."
+        )
+    elif run.get("interrupted"):
         notes.append(
             "The batch was interrupted: orgs that had not finished are missing or failed in this report."
         )

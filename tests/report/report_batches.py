@@ -25,6 +25,7 @@ BATCH = {
     "lsqsf_version": "0.1.0",
     "sandbox": True,
     "interrupted": False,
+    "not_finished": [],
 }
 # What a record whose writer was killed mid-way looks like: valid up to a point, then nothing.
 TRUNCATED = '{"schema": "lsqsf.run/1", "org": "globex-uat", "mode": "check", "steps": [{"id": "prereq'

@@ -291,6 +291,21 @@ def test_an_interrupted_batch_is_flagged(make_batch: MakeBatch, sandbox_records:
     assert "The batch was interrupted" in page and "slurm" in page
 
 
+def test_orgs_an_interruption_left_unfinished_are_named(
+    make_batch: MakeBatch, sandbox_records: list[Record]
+) -> None:
+    missing = [f"org-{i:02d}" for i in range(23)]
+    out = make_batch(
+        sandbox_records[:2], broken=False, batch={**BATCH, "interrupted": True, "not_finished": missing}
+    )
+    summary = report.build(out)
+    assert summary.run["not_finished"] == missing
+    data, _, page = load(out)
+    assert data["run"]["not_finished"] == missing
+    assert "23 org(s) did not finish and are not in this report: org-00, org-01" in page
+    assert "org-19 and 3 more" in page and "org-20" not in page and "--resume" in page
+
+
 def test_rebuilding_gives_the_same_files(built: tuple[Path, report.Summary]) -> None:
     out, _ = built
     names = ("summary.json", "summary.csv", "report.html")
