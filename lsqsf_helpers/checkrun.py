@@ -15,14 +15,18 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lsqsf_helpers import http
-from lsqsf_helpers.connect import build_context
 from lsqsf_helpers.errors import Failure, UsageError
 from lsqsf_helpers.params import OrgParams, load_org_file
-from lsqsf_helpers.runbook import RunRecord, now_iso, run_steps
 from lsqsf_helpers.secrets import check_available
+
+if TYPE_CHECKING:
+    from lsqsf_helpers.runbook import RunRecord
+
+# Validation needs only params and secrets. The modules that call the vendors (http and requests,
+# connect, runbook and the steps with simple-salesforce, zeep and jwt: about 0.3 s) are imported by
+# the functions that use them, so refusing bad input stays quick.
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
@@ -98,6 +102,10 @@ def check_org(
 
     `read_timeout` (seconds) bounds the wait for each answer; None: `read_timeout_from_env()`.
     """
+    from lsqsf_helpers import http
+    from lsqsf_helpers.connect import build_context
+    from lsqsf_helpers.runbook import RunRecord, now_iso, run_steps
+
     record = RunRecord(
         org=org.label,
         mode="apply" if apply else "check",
@@ -127,6 +135,8 @@ def practice_orgs(orgs: list[OrgParams], sandbox_url: str | None) -> list[dict[s
     """
     if not sandbox_url or not any(org.sandbox_scenario for org in orgs):
         return [None] * len(orgs)
+    from lsqsf_helpers import http
+
     practice = http.sandbox_orgs(sandbox_url)
     borrowed: list[dict[str, Any] | None] = []
     for index, org in enumerate(orgs):

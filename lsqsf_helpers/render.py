@@ -6,12 +6,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsqsf_helpers import __version__
 from lsqsf_helpers.redact import REDACTOR, Redactor
 from lsqsf_helpers.results import Status, StepResult
-from lsqsf_helpers.runbook import RunRecord, now_iso
+
+if TYPE_CHECKING:  # runbook pulls in the steps and simple-salesforce: not needed to refuse bad input
+    from lsqsf_helpers.runbook import RunRecord
 
 SYMBOLS = {
     Status.OK: "ok",
@@ -83,6 +85,8 @@ def audit_entries(
     `time` is when the entry is written (`at`, default now; the org's run has just ended), `run_started`
     when the org's run began.
     """
+    from lsqsf_helpers.runbook import now_iso
+
     when = at or now_iso()
     return [
         redactor.redact_obj(

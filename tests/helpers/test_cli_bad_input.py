@@ -554,3 +554,26 @@ def test_bad_input_in_a_real_process_has_no_traceback(case_id: str, sandbox: San
     assert result.stdout == ""
     assert_refused(result.stderr, case.names, case.secret)
     assert _tree(tmp_path) == before
+
+
+def test_refusing_bad_input_loads_no_vendor_client(tmp_path: Path) -> None:
+    """Validation comes first and needs only params and secrets: simple-salesforce, zeep, requests and
+    jwt (about 0.3 s of imports) are never loaded to say exit 2. `-X importtime` lists every import."""
+    org_file = tmp_path / "org.yaml"
+    org_file.write_text(yaml.safe_dump(BASE | {"org": "has space"}), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LSQSF_", "BAD_"))} | ENV
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lsqsf_helpers", "check", str(org_file)],
+        cwd=tmp_path,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    imported = {
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "lsqsf_helpers.params" in imported  # the listing is real
+    assert {"simple_salesforce", "zeep", "requests", "jwt", "lsqsf_helpers.salesforce"} & imported == set()
