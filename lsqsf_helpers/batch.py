@@ -28,6 +28,7 @@ and the exit code is 1.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import math
@@ -230,7 +231,8 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
 
     from lsqsf_helpers import headless
 
-    papermill.execute_notebook(
+    _thread_context().run(
+        papermill.execute_notebook,
         str(headless.NOTEBOOK),
         str(org_dir / PARTIAL_NOTEBOOK),
         parameters=headless.run_parameters(
@@ -245,7 +247,12 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
         # Kernels share our stderr. ipykernel warns there, once per kernel, that its loopback TCP is
         # not encrypted (messages are signed), and logs the interrupt jupyter_client sends at
         # shutdown: noise between progress lines. What a cell raised stays in the executed notebook.
-        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        # (And, as for `lsqsf run`, the kernel imports the runbook's modules while it waits for its
+        # first cell.)
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL", *headless.KERNEL_ARGUMENTS],
+        # Per-cell saves stay (a timed-out org's notebook shows where it stopped); once the last cell
+        # has run, every output is in and the kernel has written the record: it is stopped, not asked.
+        shutdown_kernel="immediate",
     )
 
 
@@ -395,6 +402,24 @@ def run_org_on_worker(task: OrgTask, stop_event: str, cancel_event: str) -> OrgO
 
     stop, cancel = Event(stop_event), Event(cancel_event)
     return run_org(task, stop_new=stop.is_set, cancel=cancel.is_set)
+
+
+_THREAD = threading.local()
+
+
+def _thread_context() -> contextvars.Context:
+    """This thread's own context for papermill, made once per thread.
+
+    jupyter_client keeps its event loop in a context variable (jupyter_core.utils). A Dask worker runs
+    a task in a context copied from elsewhere, so papermill could find a loop that runs in another
+    thread: "RuntimeError: This event loop is already running" (met in the test suite after an
+    in-process papermill run on the main thread). In a context of its own, each thread that runs
+    papermill keeps one loop of its own, as the local pool's threads always did.
+    """
+    context: contextvars.Context | None = getattr(_THREAD, "context", None)
+    if context is None:
+        context = _THREAD.context = contextvars.Context()
+    return context
 
 
 # --------------------------------------------------------------------------------------------------
