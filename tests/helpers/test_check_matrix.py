@@ -106,3 +106,32 @@ def test_cli_check_exit_codes_and_json(
     printed = capsys.readouterr().out
     for label in MATRIX_ROWS:
         assert re.search(rf"^{re.escape(label)} \(check\)", printed, re.M)
+
+
+@pytest.mark.parametrize(
+    ("constant", "broken", "failed"),
+    [
+        ("ORG_SOQL", "SELECT Id, NoSuchField FROM Organization", {"api_access"}),
+        ("SITE_SOQL", "SELECT Id, NoSuchField FROM RemoteProxy WHERE SiteName = {}", {"remote_site"}),
+    ],
+)
+def test_one_failed_query_in_a_composite_call_fails_only_the_step_that_needs_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, constant: str, broken: str, failed: set[str]
+) -> None:
+    """Salesforce answers each subrequest on its own: a query it refuses (here a field the org lacks)
+    is that step's failure, with Salesforce's errorCode; the other reads of the same call still count."""
+    from lsqsf_helpers import salesforce
+
+    monkeypatch.setattr(salesforce, constant, broken)
+    sandbox.app.reset()
+    (org,) = [o for o in load_and_validate(EXAMPLES, sandbox_mode=True) if o.label == "ready"]
+    (record,) = check_orgs([org], apply=False, sandbox_url=sandbox.url)
+    statuses = {s.step: s.status.value for s in record.steps}
+    assert {step for step, status in statuses.items() if status == "failed"} == failed
+    for step in record.steps:
+        if step.step in failed:
+            assert "INVALID_FIELD" in step.message and "NoSuchField" in step.message
+    expected = dict(MATRIX_ROWS["ready"]) | dict.fromkeys(failed, "failed") | {"next_steps": "skipped"}
+    if "remote_site" in failed:  # connector_auth needs remote_site done
+        expected["connector_auth"] = "skipped"
+    assert statuses == expected
