@@ -250,8 +250,10 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
         # (And, as for `lsqsf run`, the kernel imports the runbook's modules while it waits for its
         # first cell.)
         extra_arguments=["--IPKernelApp.log_level=CRITICAL", *headless.KERNEL_ARGUMENTS],
-        # Per-cell saves stay (a timed-out org's notebook shows where it stopped); once the last cell
-        # has run, every output is in and the kernel has written the record: it is stopped, not asked.
+        # Per-cell saves stay: without them papermill writes the notebook only after a run that did
+        # not raise, so a timed-out or cancelled org would leave nothing showing where it stopped.
+        # Once the last cell has run, every output is in and the kernel has written the record: it is
+        # stopped, not asked to exit.
         shutdown_kernel="immediate",
     )
 
@@ -436,6 +438,7 @@ class Options:
     sandbox: bool = False  # recorded in batch.json
     orgs_file: str = ""  # its name, recorded in batch.json
     command: str = "batch"  # batch | demo, recorded in batch.json
+    audit: Path | None = None  # append-only log of every change an apply run made (render.append_audit)
 
     @property
     def mode(self) -> str:
@@ -666,13 +669,28 @@ def _crashed(task: OrgTask, exc: BaseException, duration: float = 0.0) -> OrgOut
 class _Collector:
     """Takes each org's outcome as it comes: progress, and the outcomes for the end of the batch."""
 
-    def __init__(self, progress: Progress, control: Control) -> None:
-        self.progress, self.control = progress, control
+    def __init__(self, progress: Progress, control: Control, options: Options) -> None:
+        self.progress, self.control, self.options = progress, control, options
         self.outcomes: dict[str, OrgOutcome] = {}
 
     def __call__(self, outcome: OrgOutcome) -> None:
         self.outcomes[outcome.label] = outcome
+        self._audit(outcome)
         self.progress.add(outcome)
+
+    def _audit(self, outcome: OrgOutcome) -> None:
+        """Append the changes of an org that ran now to the audit log (this thread is its only writer)."""
+        if self.options.audit is None or outcome.state not in (READY, NOT_READY, FAILED):
+            return
+        record = finished_record(self.options.out / outcome.label, outcome.label)
+        if record is None:
+            return
+        from lsqsf_helpers.render import append_audit
+
+        try:
+            append_audit(self.options.audit, record)
+        except OSError as exc:
+            self.progress.say(f"{outcome.label}: the audit log could not be written ({exc.strerror or exc})")
 
     def tick(self) -> None:
         """Called by the batch loop a few times a second: the operator's messages, a periodic line."""
@@ -795,7 +813,7 @@ def run(
     control = Control()
     earlier = _counts({label: finished_record(options.out / label, label) for label in plan.finished})
     progress = Progress(len(plan.orgs), err, already=earlier, bar=progress_bar)
-    collector = _Collector(progress, control)
+    collector = _Collector(progress, control, options)
     workers: int = options.workers
     try:
         with control.signals():

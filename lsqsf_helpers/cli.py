@@ -51,9 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ck.add_argument("org_file", metavar="ORG_FILE", help="YAML org file: one org, or orgs: [...]")
     _add_run_options(ck)
     ck.add_argument("--json", metavar="PATH", help="write the JSON record(s) here")
-    ck.add_argument(
-        "--audit", metavar="PATH", help="append every change an apply run makes to this JSON-lines log"
-    )
+    _add_audit_option(ck)
 
     run = sub.add_parser("run", help="execute the runbook notebook headless for one org (papermill)")
     run.add_argument("org_file", metavar="ORG_FILE", help="YAML org file with one org")
@@ -61,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--out", required=True, metavar="DIR", help="folder for the executed notebook and JSON record"
     )
     _add_run_options(run)
+    _add_audit_option(run)
 
     demo = sub.add_parser(
         "demo",
@@ -103,6 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the orgs on this Dask distributed cluster (the dask extra; DIR shared with the workers)",
     )
     _add_run_options(bt)
+    _add_audit_option(bt)
 
     train = sub.add_parser("train", help="serve the runbook to trainees with Voila (127.0.0.1 only, sandbox)")
     train.add_argument("--scenario", default="fresh", metavar="NAME", help="practice org the app opens with")
@@ -121,6 +121,23 @@ def _add_workers_option(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"orgs run at once, each in its own kernel (default {DEFAULT_BATCH_WORKERS})",
     )
+
+
+def _add_audit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audit", metavar="PATH", help="append every change an apply run makes to this JSON-lines log"
+    )
+
+
+def _audit_path(value: str | None) -> Path | None:
+    """The --audit log, refused before anything runs when it cannot be written."""
+    if not value:
+        return None
+    from lsqsf_helpers import render
+
+    path = Path(value)
+    render.ensure_writable(path, field="--audit")
+    return path
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -231,13 +248,12 @@ def _check_orgs(
     read_timeout = checkrun.read_timeout_from_env()
     if json_path:
         render.ensure_writable(Path(json_path), field="--json")
-    if audit_path:
-        render.ensure_writable(Path(audit_path), field="--audit")
+    audit = _audit_path(audit_path)
 
     def on_record(record: RunRecord) -> None:
         print(render.record_text(record), flush=True)
-        if audit_path:
-            render.append_audit(Path(audit_path), record)
+        if audit:
+            render.append_audit(audit, record)
 
     with _sandbox_url(sandbox) as url:
         records = checkrun.check_orgs(
@@ -268,8 +284,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder", field="--out")
+    audit = _audit_path(args.audit)
     with _sandbox_url(args.sandbox) as url:
         result = headless.execute(org, out, apply=args.apply, sandbox_url=url)
+    if audit:
+        from lsqsf_helpers import render
+
+        render.append_audit(audit, result.record_data)
     print(f"{org.label}: {'READY' if result.ready else 'NOT READY'}", flush=True)
     for step in result.record_data.get("steps", []):
         print(f"  {step['status']:<14} {step['id']}", flush=True)
@@ -331,6 +352,7 @@ def _batch(
     timeout: float = DEFAULT_BATCH_TIMEOUT,
     scheduler: str | None = None,
     command: str = "batch",
+    audit: str | None = None,
 ) -> int:
     """Validate everything (orgs file, options, DIR) before any kernel starts or any file is written."""
     from lsqsf_helpers import batch, checkrun
@@ -347,6 +369,7 @@ def _batch(
         sandbox=sandbox is not None,
         orgs_file=orgs_file.name,
         command=command,
+        audit=_audit_path(audit),
     )
     plan = batch.plan(orgs, options)
     with _sandbox_url(sandbox) as url:
@@ -363,6 +386,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         resume=args.resume,
         timeout=args.timeout,
         scheduler=args.scheduler,
+        audit=args.audit,
     )
 
 

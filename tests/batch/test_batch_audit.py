@@ -1,0 +1,97 @@
+"""`--audit PATH` on `lsqsf batch` and `lsqsf run`: every change an apply run made, one JSON line each,
+appended to a private log; nothing for a check run or for orgs already fixed; a bad path refused first."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchkit import write_orgs
+
+from lsqsf_helpers.cli import main
+from lsqsf_helpers.sandbox import Sandbox
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_batch_apply_appends_each_change_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.app.reset()
+    orgs = write_orgs(tmp_path / "orgs.yaml", ["lightning", "ready"])
+    audit = tmp_path / "audit.jsonl"
+    batch = ["batch", str(orgs), "--sandbox", sandbox.url, "--audit", str(audit)]
+
+    assert main([*batch, "--out", str(tmp_path / "check")]) in (0, 1)
+    assert not audit.exists()  # a check changes nothing, so logs nothing
+
+    assert main([*batch, "--out", str(tmp_path / "apply"), "--apply"]) in (0, 1)
+    first = lines(audit)
+    assert [(e["org"], e["mode"], e["step"]) for e in first] == [("lightning", "apply", "classic_view")]
+    assert (first[0]["before"], first[0]["after"]) == (True, False)
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    record = json.loads((tmp_path / "apply" / "lightning" / "record.json").read_text())
+    assert first[0]["run_started"] == record["started"]
+
+    before = audit.read_bytes()
+    assert main([*batch, "--out", str(tmp_path / "again"), "--apply"]) == 0  # all fixed: nothing to add
+    assert audit.read_bytes() == before
+    assert main([*batch, "--out", str(tmp_path / "apply"), "--apply", "--resume"]) == 0
+    assert audit.read_bytes() == before  # orgs finished earlier are not logged twice
+
+
+def test_run_apply_appends_its_changes(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.app.reset()
+    org = tmp_path / "org.yaml"
+    org.write_text(write_orgs(tmp_path / "orgs.yaml", ["lightning"]).read_text().replace("orgs:\n  - ", ""))
+    audit = tmp_path / "audit.jsonl"
+    assert main(
+        [
+            "run",
+            str(org),
+            "--out",
+            str(tmp_path / "out"),
+            "--sandbox",
+            sandbox.url,
+            "--apply",
+            "--audit",
+            str(audit),
+        ]
+    ) in (0, 1)
+    assert [(e["org"], e["step"]) for e in lines(audit)] == [("lightning", "classic_view")]
+
+
+@pytest.mark.parametrize("command", ["batch", "run"])
+def test_an_unwritable_audit_path_is_refused_before_anything_runs(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    orgs = write_orgs(tmp_path / "orgs.yaml", ["lightning"])
+    target = orgs if command == "batch" else tmp_path / "org.yaml"
+    if command == "run":
+        target.write_text(orgs.read_text().replace("orgs:\n  - ", ""))
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    calls = sandbox.app.calls.summary()["total"]
+    code = main(
+        [
+            command,
+            str(target),
+            "--out",
+            str(tmp_path / "out"),
+            "--sandbox",
+            sandbox.url,
+            "--apply",
+            "--audit",
+            str(folder),
+        ]
+    )
+    assert code == 2
+    assert "--audit" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out folder, no log
+    assert sandbox.app.calls.summary()["total"] == calls  # no vendor call
