@@ -229,7 +229,7 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
     """The one papermill call of an org run (tests replace it to fake kernels)."""
     import papermill
 
-    from lsqsf_helpers import headless
+    from lsqsf_helpers import headless, pmengine
 
     _thread_context().run(
         papermill.execute_notebook,
@@ -244,16 +244,17 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
         execution_timeout=max(1, math.ceil(task.timeout)),
         store_widget_state=False,
         kernel_manager_class=manager_class,
+        engine_name=pmengine.register(),
         # Kernels share our stderr. ipykernel warns there, once per kernel, that its loopback TCP is
         # not encrypted (messages are signed), and logs the interrupt jupyter_client sends at
         # shutdown: noise between progress lines. What a cell raised stays in the executed notebook.
         # (And, as for `lsqsf run`, the kernel imports the runbook's modules while it waits for its
         # first cell.)
         extra_arguments=["--IPKernelApp.log_level=CRITICAL", *headless.KERNEL_ARGUMENTS],
-        # Per-cell saves stay: without them papermill writes the notebook only after a run that did
-        # not raise, so a timed-out or cancelled org would leave nothing showing where it stopped.
-        # Once the last cell has run, every output is in and the kernel has written the record: it is
-        # stopped, not asked to exit.
+        # A save when each code cell starts (pmengine), not papermill's two per cell: a timed-out or
+        # cancelled org's notebook still shows where it stopped. (Without per-cell saves papermill
+        # writes the notebook only after a run that did not raise.) Once the last cell has run,
+        # every output is in and the kernel has written the record: it is stopped, not asked to exit.
         shutdown_kernel="immediate",
     )
 
