@@ -212,5 +212,9 @@ def test_apply_mode_fixes_classic_view_after_confirmation(page: Any) -> None:
     result.wait_for()
     changes = result.locator(".lsqsf-changes").inner_text()
     assert "UserPreferencesLightningExperiencePreferred: True \u2192 False" in changes
-    assert panel(page, "classic_view").locator(".lsqsf-step-badge").inner_text().strip() == "ok"
+    # the badge is a widget of its own: its update may render a moment after the result's
+    page.wait_for_function(
+        "() => document.querySelector('.lsqsf-step-panel-classic_view .lsqsf-step-badge')"
+        ".innerText.trim() === 'ok'"
+    )
     assert not panel(page, "classic_view").locator(".lsqsf-confirm-box").is_visible()
