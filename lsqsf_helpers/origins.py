@@ -9,7 +9,7 @@ legacy forms).
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from lsqsf_helpers.errors import ValidationError
 
@@ -53,12 +53,23 @@ def derive_origin(instance_host: str, namespace: str) -> str:
     return f"https://{name}--{ns}.vf.force.com"
 
 
+def split_url(text: str, field: str) -> SplitResult:
+    """`urlsplit`, with its ValueError for a malformed bracketed host ("https://[", "host]") told as a
+    ValidationError that names the field, like every other bad URL."""
+    try:
+        return urlsplit(text)
+    except ValueError:
+        raise ValidationError(
+            f"{text!r} is not a valid URL (unbalanced [ ] around the host)", field=field
+        ) from None
+
+
 def normalise_origin(url: str, *, field: str = "connector.page_url") -> str:
     """`https://host` of a connector page address, refusing anything outside the Visualforce domains."""
     text = url.strip()
     if not text.isascii():
         raise ValidationError("must be plain ASCII (look-alike characters are refused)", field=field)
-    parts = urlsplit(text)
+    parts = split_url(text, field)
     if parts.scheme.lower() != "https":
         raise ValidationError("must start with https://", field=field)
     if "@" in parts.netloc:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -334,7 +333,7 @@ def _https_origin(value: object, field: str, what: str) -> str:
         )
     if text.lower().startswith("http://"):
         raise ValidationError(f"{text!r} uses http://; only https:// is accepted", field=field)
-    parts = urlsplit(text)
+    parts = origins.split_url(text, field)
     if parts.scheme.lower() != "https" or not text.lower().startswith("https://"):
         raise ValidationError(f"{text!r} is not an https:// URL; expected {what}", field=field)
     if "@" in parts.netloc:
@@ -477,7 +476,7 @@ def validate_page_url(value: object, field: str = "connector.page_url") -> str:
         raise ValidationError(
             f"{text!r} uses http://; the connector page is served over https://", field=field
         )
-    parts = urlsplit(text)
+    parts = origins.split_url(text, field)
     try:
         _ = parts.port  # raises ValueError for a malformed port
     except ValueError:

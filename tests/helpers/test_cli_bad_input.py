@@ -194,6 +194,21 @@ CASES: tuple[Case, ...] = (
         dump(org_with(connector__page_url="https://acme--ns.vf.force.com:8443/apex/Configure")),
         "connector.page_url",
     ),
+    Case(
+        "page url unbalanced bracket",
+        dump(org_with(connector__page_url="https://acme--ns.vf.force.com]/apex/Configure")),
+        "connector.page_url",
+    ),
+    Case(
+        "login unbalanced bracket",
+        dump(org_with(salesforce__login="https://[acme.my.salesforce.com")),
+        "salesforce.login",
+    ),
+    Case(
+        "leadsquared host bracket",
+        dump(org_with(leadsquared__host="[")),
+        "leadsquared.host",
+    ),
     # --- Salesforce login hosts
     Case(
         "login lookalike host",
