@@ -374,22 +374,40 @@ def _client_fault(message: str, sf_ns: str | None = None) -> Response:
     return Response.xml(500, soap.fault("soapenv:Client", message, sf_ns=sf_ns))
 
 
-def soap_partner(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
-    version = match.group("ver")
+def _soap_request(
+    req: Request,
+    version: str,
+    api_fault: Callable[[str, str], Response],
+    namespace: str,
+    operations: tuple[str, ...],
+    emulated: str,
+) -> soap.Envelope | Response:
+    """What both SOAP endpoints check first, in this order: the host, the API version, the envelope,
+    and an operation of theirs. The envelope, or the answer to give instead (`api_fault` speaks the
+    endpoint's fault dialect; `emulated` says in a refusal what the sandbox answers)."""
+    sf_ns = soap.METADATA if namespace == soap.METADATA else None
     if req.org is None and req.host not in LOGIN_HOSTS:
         return _not_found_json()
     if not version_supported(version):
-        return _partner_fault("UNSUPPORTED_API_VERSION", f"Invalid Api version specified on URL: {version}")
+        return api_fault("UNSUPPORTED_API_VERSION", f"Invalid Api version specified on URL: {version}")
     try:
         envelope = soap.parse_envelope(req.body)
     except soap.SoapParseError as exc:
-        return _client_fault(str(exc))
-    operation = envelope.operation
-    op_name = soap.local(operation.tag)
-    if soap.namespace(operation.tag) != soap.PARTNER or op_name != "login":
+        return _client_fault(str(exc), sf_ns)
+    tag = envelope.operation.tag
+    if soap.namespace(tag) != namespace or soap.local(tag) not in operations:
         return _client_fault(
-            f"No operation available for request {operation.tag} (the lsqsf sandbox emulates only login)"
+            f"No operation available for request {tag} (the lsqsf sandbox emulates {emulated})", sf_ns
         )
+    return envelope
+
+
+def soap_partner(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
+    version = match.group("ver")
+    envelope = _soap_request(req, version, _partner_fault, soap.PARTNER, ("login",), "only login")
+    if isinstance(envelope, Response):
+        return envelope
+    operation = envelope.operation
     try:
         result = model.soap_login(
             req.host, soap.child_text(operation, "username"), soap.child_text(operation, "password"), version
@@ -515,23 +533,12 @@ _MD_API_MESSAGES = {
 
 def soap_metadata(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
     version = match.group("ver")
-    if req.org is None and req.host not in LOGIN_HOSTS:
-        return _not_found_json()
-    if not version_supported(version):
-        return _md_fault("UNSUPPORTED_API_VERSION", f"Invalid Api version specified on URL: {version}")
-    try:
-        envelope = soap.parse_envelope(req.body)
-    except soap.SoapParseError as exc:
-        return _client_fault(str(exc), soap.METADATA)
+    known = ("readMetadata", "createMetadata", "updateMetadata", "upsertMetadata", "deleteMetadata")
+    envelope = _soap_request(req, version, _md_fault, soap.METADATA, known, ", ".join(known))
+    if isinstance(envelope, Response):
+        return envelope
     operation = envelope.operation
     op_name = soap.local(operation.tag)
-    known = ("readMetadata", "createMetadata", "updateMetadata", "upsertMetadata", "deleteMetadata")
-    if soap.namespace(operation.tag) != soap.METADATA or op_name not in known:
-        return _client_fault(
-            f"No operation available for request {operation.tag} "
-            f"(the lsqsf sandbox emulates {', '.join(known)})",
-            soap.METADATA,
-        )
     token = None
     if envelope.header is not None:
         for header in soap.children(envelope.header, "SessionHeader"):
