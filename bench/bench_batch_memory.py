@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,23 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import yaml
+from benchkit import BIN, ROOT, orgs_file
 
 from lsqsf_helpers.checkrun import load_and_validate
 from lsqsf_helpers.sandbox import Sandbox
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MB = 1024 * 1024
 TARGET_MB = 600  # the target for 4 workers, whole tree
-
-
-def orgs_file(folder: Path, copies: int) -> Path:
-    doc = yaml.safe_load((ROOT / "examples" / "orgs.yaml").read_text())
-    orgs = [dict(org, org=f"{org['org']}-{n}") for n in range(1, copies + 1) for org in doc["orgs"]]
-    path = folder / "orgs.yaml"
-    path.write_text(yaml.safe_dump({"orgs": orgs}))
-    return path
 
 
 @dataclass

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from benchkit import practice_org
+
 from lsqsf_helpers import http
 from lsqsf_helpers.checkrun import check_orgs
-from lsqsf_helpers.params import OrgParams, parse_org
-from lsqsf_helpers.sandbox import Sandbox, scenarios
+from lsqsf_helpers.params import OrgParams
+from lsqsf_helpers.sandbox import Sandbox
 
 
 def import_times(module: str, cache: str, runs: int = 5) -> tuple[float, float]:
@@ -86,11 +88,7 @@ def main() -> None:
                 f"(ours {ours / (ours + theirs):.0%})"
             )
 
-    connector = {
-        "package_version_id": scenarios.FAKE_PACKAGE_VERSION_ID,
-        "namespace": scenarios.FAKE_NAMESPACE,
-    }
-    org = parse_org({"org": "ready", "sandbox_scenario": "ready", "connector": connector})
+    org = practice_org("ready")
     shipped, environment = [], []
     with Sandbox(["ready"]) as sb:
         one_check(sb, org)  # warm-up

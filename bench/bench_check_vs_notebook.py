@@ -8,26 +8,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchkit import practice_org
+
 from lsqsf_helpers import headless
 from lsqsf_helpers.checkrun import check_orgs
-from lsqsf_helpers.params import parse_org
-from lsqsf_helpers.sandbox import Sandbox, scenarios
+from lsqsf_helpers.sandbox import Sandbox
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    org = parse_org(
-        {
-            "org": "ready",
-            "sandbox_scenario": "ready",
-            "connector": {
-                "package_version_id": scenarios.FAKE_PACKAGE_VERSION_ID,
-                "namespace": scenarios.FAKE_NAMESPACE,
-            },
-        }
-    )
+    org = practice_org("ready")
     in_process, notebook = [], []
     with tempfile.TemporaryDirectory() as tmp, Sandbox(["ready"]) as sb:
         for i in range(args.rounds + 1):  # round 0 warms imports, the kernel spec and caches: not counted

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from benchkit import practice_org
 
 from lsqsf_helpers import headless
-from lsqsf_helpers.params import parse_org
 from lsqsf_helpers.sandbox import Sandbox
 
 
@@ -27,13 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    org = parse_org(
-        {
-            "org": "ready",
-            "sandbox_scenario": "ready",
-            "connector": {"package_version_id": "04tFAKE0LSQ0001", "namespace": "lsqfake"},
-        }
-    )
+    org = practice_org("ready")
     with tempfile.TemporaryDirectory() as tmp, Sandbox(["ready"]) as sb:
         empty = Path(tmp) / "empty.ipynb"
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])

@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 
 import requests
+from benchkit import practice_org
 
 from lsqsf_helpers.checkrun import check_orgs
-from lsqsf_helpers.params import parse_org
 from lsqsf_helpers.sandbox import Sandbox, scenarios
 
 TARGET_SF = 4
@@ -21,11 +21,7 @@ def one_run(sb: Sandbox, label: str, *, apply: bool) -> tuple[Counter[str], list
     """Attempts per API of one org's run. Logins name no org (they go to login.salesforce.com), so the
     log is reset before each run and every call in it belongs to this org."""
     sb.app.reset()
-    connector = {
-        "package_version_id": scenarios.FAKE_PACKAGE_VERSION_ID,
-        "namespace": scenarios.FAKE_NAMESPACE,
-    }
-    org = parse_org({"org": label, "sandbox_scenario": label, "connector": connector})
+    org = practice_org(label)
     check_orgs([org], apply=apply, sandbox_url=sb.url)
     log = requests.get(f"{sb.url}/_sandbox/calls", timeout=10).json()
     by_api: Counter[str] = Counter()
