@@ -15,11 +15,20 @@ EXAMPLES = ROOT / "examples" / "orgs.yaml"
 CONNECTOR = "{package_version_id: 04tFAKE0LSQ0001, namespace: lsqfake}"
 
 
+def practice_org(scenario: str) -> str:
+    """One practice org as a YAML flow mapping, labelled like its scenario."""
+    return f"{{org: {scenario}, sandbox_scenario: {scenario}, connector: {CONNECTOR}}}"
+
+
 def write_orgs(path: Path, scenarios: list[str]) -> Path:
     """An orgs file with one practice org per scenario, labelled like the scenario."""
-    lines = ["orgs:"]
-    lines += [f"  - {{org: {s}, sandbox_scenario: {s}, connector: {CONNECTOR}}}" for s in scenarios]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(["orgs:", *(f"  - {practice_org(s)}" for s in scenarios)]) + "\n")
+    return path
+
+
+def write_org(path: Path, scenario: str) -> Path:
+    """An org file (one org, as `lsqsf run` takes) for a scenario's practice org."""
+    path.write_text(practice_org(scenario) + "\n")
     return path
 
 

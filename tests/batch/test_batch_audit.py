@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import write_orgs
+from batchkit import write_org, write_orgs
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox
@@ -47,8 +47,7 @@ def test_run_apply_appends_its_changes(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sandbox.app.reset()
-    org = tmp_path / "org.yaml"
-    org.write_text(write_orgs(tmp_path / "orgs.yaml", ["lightning"]).read_text().replace("orgs:\n  - ", ""))
+    org = write_org(tmp_path / "org.yaml", "lightning")
     audit = tmp_path / "audit.jsonl"
     assert main(
         [
@@ -70,10 +69,10 @@ def test_run_apply_appends_its_changes(
 def test_an_unwritable_audit_path_is_refused_before_anything_runs(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    orgs = write_orgs(tmp_path / "orgs.yaml", ["lightning"])
-    target = orgs if command == "batch" else tmp_path / "org.yaml"
-    if command == "run":
-        target.write_text(orgs.read_text().replace("orgs:\n  - ", ""))
+    if command == "batch":
+        target = write_orgs(tmp_path / "orgs.yaml", ["lightning"])
+    else:
+        target = write_org(tmp_path / "org.yaml", "lightning")
     folder = tmp_path / "a-folder"
     folder.mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
