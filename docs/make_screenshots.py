@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,59 +18,33 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' JupyterLab and chromium set-up
+from browserkit import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    lab_command,
+    lab_settings,
+    stop,
+    wait_listening,
+)
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root, settings = Path(tmp) / "root", Path(tmp) / "settings" / "@jupyterlab" / "apputils-extension"
+        root, settings = Path(tmp) / "root", Path(tmp) / "settings"
         root.mkdir()
-        settings.mkdir(parents=True)
         shutil.copy(ROOT / "notebooks" / "runbook.ipynb", root)
-        (settings / "notification.jupyterlab-settings").write_text(
-            '{"fetchNews": "false", "checkForUpdates": false}'
-        )
+        lab_settings(settings)
         port, token = free_port(), secrets.token_hex(16)
-        env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parents[1])}
+        env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)}
         server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "jupyter"),
-                "lab",
-                "--no-browser",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                f"--IdentityProvider.token={token}",
-                "--ServerApp.port_retries=0",
-                "--LabApp.expose_app_in_browser=True",
-                f"--ServerApp.root_dir={root}",
-                "--allow-root",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
+            lab_command(port, token, root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
         try:
-            for _ in range(150):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            wait_listening(port, server)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/runbook.ipynb?token={token}")
                 page.wait_for_function("window.jupyterapp !== undefined", timeout=60000)
@@ -90,8 +63,7 @@ def main() -> None:
                 page.screenshot(path=str(ROOT / "docs" / "img" / "notebook-form.png"))
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(10)
+            stop(server)
     print("screenshots written to docs/img/")
 
 

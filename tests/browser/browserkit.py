@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +28,34 @@ LOOPBACK = "127.0.0.1"
 
 
 # ----- processes and ports ------------------------------------------------------------------------------
+def lab_settings(settings: Path) -> None:
+    """JupyterLab user settings for unattended runs: no news or update check (no network, no pop-up),
+    and every cell kept in the page (the notebook's windowing would drop cells scrolled out of view)."""
+    for plugin, content in {
+        "apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}',
+        "notebook-extension/tracker": '{"windowingMode": "none"}',
+    }.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+
+def lab_command(port: int, token: str, root: Path) -> list[str]:
+    """JupyterLab of this venv on 127.0.0.1:`port` only, with `token`, serving `root`."""
+    return [
+        str(Path(sys.executable).parent / "jupyter"),
+        "lab",
+        "--no-browser",
+        f"--ip={LOOPBACK}",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.expose_app_in_browser=True",
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))

@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from browserkit import (
     LOAD_TIMEOUT,
     UI_TIMEOUT,
     free_port,
+    lab_command,
+    lab_settings,
     listening_addresses,
     scroll_to,
     shot,
@@ -52,26 +53,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root, settings = tmp / "root", tmp / "settings"
     root.mkdir()
     shutil.copy(RUNBOOK, root / "runbook.ipynb")
-    for plugin, content in {
-        "apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}',
-        "notebook-extension/tracker": '{"windowingMode": "none"}',  # every cell stays in the page
-    }.items():
-        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+    lab_settings(settings)
     port, token = free_port(), secrets.token_hex(16)
-    command = [
-        str(Path(sys.executable).parent / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.port_retries=0",
-        "--LabApp.expose_app_in_browser=True",
-        f"--ServerApp.root_dir={root}",
-        "--allow-root",
-    ]
+    command = lab_command(port, token, root)
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     log = (tmp / "lab.log").open("wb")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
