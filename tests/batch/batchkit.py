@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import requests
+import sandboxkit
 
 from lsqsf_helpers.sandbox import Sandbox
 
@@ -46,12 +46,8 @@ def leftovers(out: Path) -> list[Path]:
 
 
 def calls(sandbox: Sandbox) -> dict[str, Any]:
-    response = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=5)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
+    return sandboxkit.sandbox_calls(sandbox)
 
 
 def set_faults(sandbox: Sandbox, rule: dict[str, Any]) -> None:
-    response = requests.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=5)
-    assert response.status_code == 200, response.text
+    sandboxkit.set_faults(sandbox, **rule)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sandboxkit import listed_org
 
 from lsqsf_helpers.checkrun import check_orgs, load_and_validate
 from lsqsf_helpers.sandbox import Sandbox
@@ -15,8 +16,8 @@ CONNECTOR = "connector: {package_version_id: 04tFAKE0LSQ0001, namespace: lsqfake
 
 @pytest.fixture
 def ready_creds(sandbox: Sandbox) -> dict[str, str]:
-    orgs = requests.get(f"{sandbox.url}/_sandbox/orgs", timeout=5).json()["orgs"]
-    return next(o for o in orgs if o["org"] == "ready")["salesforce"]
+    creds: dict[str, str] = listed_org(sandbox, "ready")["salesforce"]
+    return creds
 
 
 def _statuses(sandbox: Sandbox, org_file: Path) -> dict[str, str]:

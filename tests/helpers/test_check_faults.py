@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandboxkit import sandbox_calls, set_faults
 from simple_salesforce import Salesforce
 
 from lsqsf_helpers import http
@@ -31,16 +32,6 @@ SANDBOX_SERVER_ERROR = re.compile(
 
 
 pytestmark = pytest.mark.usefixtures("short_waits")
-
-
-def set_faults(sandbox: Sandbox, **rule: Any) -> None:
-    response = requests.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=5)
-    assert response.status_code == 200, response.text
-
-
-def sandbox_calls(sandbox: Sandbox) -> dict[str, Any]:
-    summary: dict[str, Any] = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=5).json()
-    return summary
 
 
 def check(

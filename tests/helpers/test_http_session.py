@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandboxkit import sandbox_calls, set_faults
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import RequestHistory
 
@@ -281,16 +282,6 @@ def test_sandbox_traffic_never_goes_through_an_environment_proxy(
 def lsq_keys(sandbox: Sandbox, label: str = "ready") -> dict[str, str]:
     summary = sandbox.app.leadsquared.tenant_summary(label)
     return {"x-LSQ-AccessKey": summary["access_key"], "x-LSQ-SecretKey": summary["secret_key"]}
-
-
-def set_faults(sandbox: Sandbox, **rule: Any) -> None:
-    response = requests.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=5)
-    assert response.status_code == 200, response.text
-
-
-def sandbox_calls(sandbox: Sandbox) -> dict[str, Any]:
-    summary: dict[str, Any] = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=5).json()
-    return summary
 
 
 @pytest.mark.parametrize("kind", ["503", "429"])

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-import requests
+from sandboxkit import listed_org
 
 from lsqsf_helpers import connect
 from lsqsf_helpers.cli import main
@@ -98,9 +98,7 @@ def provide(folder: Path, monkeypatch: pytest.MonkeyPatch, secrets: dict[str, st
 @pytest.fixture
 def ready(sandbox: Sandbox) -> dict[str, Any]:
     sandbox.app.reset()
-    orgs = requests.get(f"{sandbox.url}/_sandbox/orgs", timeout=5).json()["orgs"]
-    found: dict[str, Any] = next(o for o in orgs if o["org"] == "ready")
-    return found
+    return listed_org(sandbox, "ready")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandboxkit import sandbox_calls
 
 from lsqsf_helpers import sfid, ui
 from lsqsf_helpers.errors import UsageError
@@ -70,8 +71,7 @@ def sandbox_org(sandbox: Sandbox, scenario: str) -> dict[str, Any]:
 
 
 def calls(sandbox: Sandbox) -> dict[str, Any]:
-    summary: dict[str, Any] = requests.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()
-    return summary
+    return sandbox_calls(sandbox, timeout=30)
 
 
 @pytest.fixture

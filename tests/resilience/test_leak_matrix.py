@@ -25,6 +25,7 @@ import keyring
 import keyring.backend
 import pytest
 import requests
+from sandboxkit import listed_org
 
 from lsqsf_helpers import ui
 from lsqsf_helpers.cli import main
@@ -109,9 +110,7 @@ def scan_console(
 def ready(sandbox: Sandbox) -> dict[str, Any]:
     """The `ready` org's credentials, on a freshly reset sandbox (a reset ends every session)."""
     sandbox.app.reset()
-    orgs = requests.get(f"{sandbox.url}/_sandbox/orgs", timeout=5).json()["orgs"]
-    found: dict[str, Any] = next(o for o in orgs if o["org"] == "ready")
-    return found
+    return listed_org(sandbox, "ready")
 
 
 @pytest.fixture
