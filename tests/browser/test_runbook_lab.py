@@ -28,21 +28,12 @@ from browserkit import (
     stop,
     wait_listening,
 )
+from expectations import matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "notebooks" / "runbook.ipynb"
 
-# docs/steps-matrix.md, row `fresh` (check only)
-FRESH = {
-    "prerequisites": "ok",
-    "install_connector": "action_needed",
-    "classic_view": "action_needed",
-    "remote_site": "action_needed",
-    "leadsquared_keys": "ok",
-    "connector_auth": "skipped",
-    "api_access": "ok",
-    "next_steps": "skipped",
-}
+FRESH = matrix()["fresh"]  # docs/steps-matrix.md, row `fresh` (check only)
 LABELS = {"ok": "ok", "action_needed": "action needed", "skipped": "skipped"}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from expectations import matrix
 from sandboxkit import sandbox_calls
 
 from lsqsf_helpers import sfid, ui
@@ -358,15 +359,6 @@ def test_check_every_step_fills_the_checklist_like_lsqsf_check(run: NotebookRun)
     assert "pending" in find(board, "lsqsf-checklist-table").value
     find(board, "lsqsf-check-all").click()
     statuses = {step: result.status.value for step, result in run.results.items()}
-    assert statuses == {
-        "prerequisites": "ok",
-        "install_connector": "action_needed",
-        "classic_view": "action_needed",
-        "remote_site": "action_needed",
-        "leadsquared_keys": "ok",
-        "connector_auth": "skipped",
-        "api_access": "ok",
-        "next_steps": "skipped",
-    }  # the `fresh` row of docs/steps-matrix.md
+    assert statuses == matrix()["fresh"]  # the `fresh` row of docs/steps-matrix.md
     table = find(board, "lsqsf-checklist-table").value
     assert "pending" not in table and "action needed" in table
