@@ -219,17 +219,9 @@ def versions(model: SalesforceModel, req: Request, match: re.Match[str]) -> Resp
     )
 
 
-def resources(model: SalesforceModel, req: Request, match: re.Match[str]) -> Response:
-    version = match.group("ver")
-    if not version_supported(version):
-        return _not_found_json()
-    bad_host = _unknown_host(req)
-    if bad_host is not None:
-        return bad_host
-    try:
-        org, _ = model.begin_call(req.org, _bearer(req), "rest")
-    except ApiError as exc:
-        return _with_usage(model, req.org, Response.json(exc.status, exc.body()))
+def resources(
+    model: SalesforceModel, req: Request, match: re.Match[str], org: Org, session: Session, version: str
+) -> Response:
     base = f"/services/data/v{version}"
     names = (
         "tooling",
@@ -242,7 +234,7 @@ def resources(model: SalesforceModel, req: Request, match: re.Match[str]) -> Res
         "search",
         "composite",
     )
-    return _with_usage(model, org.label, Response.json(200, {name: f"{base}/{name}" for name in names}))
+    return Response.json(200, {name: f"{base}/{name}" for name in names})
 
 
 def rest_query(
@@ -581,7 +573,7 @@ ROUTES: tuple[Route, ...] = (
     route("salesforce", "GET", r"/services/oauth2/userinfo", userinfo, "sf.oauth"),
     route("salesforce", "POST", r"/services/oauth2/userinfo", userinfo, "sf.oauth"),
     route("salesforce", "GET", r"/services/data/?", versions, "sf.rest"),
-    route("salesforce", "GET", rf"{DATA}/?", resources, "sf.rest"),
+    route("salesforce", "GET", rf"{DATA}/?", _rest("rest", resources), "sf.rest"),
     route("salesforce", "GET", rf"{DATA}/query/?", _rest("rest", rest_query), "sf.rest"),
     route("salesforce", "GET", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _rest("rest", rest_get), "sf.rest"),
     route("salesforce", "PATCH", rf"{DATA}/sobjects/{OBJ}/{ID}/?", _rest("rest", rest_patch), "sf.rest"),
