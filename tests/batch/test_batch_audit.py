@@ -19,6 +19,13 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def apply_with_audit(command: str, target: Path, out: Path, sandbox: Sandbox, audit: Path) -> int:
+    """`lsqsf run|batch TARGET --out OUT --sandbox URL --apply --audit AUDIT`, in-process; its exit code."""
+    return main(
+        [command, str(target), "--out", str(out), "--sandbox", sandbox.url, "--apply", "--audit", str(audit)]
+    )
+
+
 def test_batch_apply_appends_each_change_once(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.app.reset()
     orgs = write_orgs(tmp_path / "orgs.yaml", ["lightning", "ready"])
@@ -49,19 +56,7 @@ def test_run_apply_appends_its_changes(
     sandbox.app.reset()
     org = write_org(tmp_path / "org.yaml", "lightning")
     audit = tmp_path / "audit.jsonl"
-    assert main(
-        [
-            "run",
-            str(org),
-            "--out",
-            str(tmp_path / "out"),
-            "--sandbox",
-            sandbox.url,
-            "--apply",
-            "--audit",
-            str(audit),
-        ]
-    ) in (0, 1)
+    assert apply_with_audit("run", org, tmp_path / "out", sandbox, audit) in (0, 1)
     assert [(e["org"], e["step"]) for e in lines(audit)] == [("lightning", "classic_view")]
 
 
@@ -77,19 +72,7 @@ def test_an_unwritable_audit_path_is_refused_before_anything_runs(
     folder.mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
     calls = sandbox.app.calls.summary()["total"]
-    code = main(
-        [
-            command,
-            str(target),
-            "--out",
-            str(tmp_path / "out"),
-            "--sandbox",
-            sandbox.url,
-            "--apply",
-            "--audit",
-            str(folder),
-        ]
-    )
+    code = apply_with_audit(command, target, tmp_path / "out", sandbox, folder)
     assert code == 2
     assert "--audit" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out folder, no log

@@ -543,6 +543,22 @@ def test_bad_input_exits_2_before_anything_runs(
     assert [url for url in vendor_calls if "/_sandbox/" not in url] == []
 
 
+def check_in_a_process(
+    cwd: Path, *args: str, python_options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`lsqsf check ARGS` in a new interpreter, with only this module's fake secrets in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LSQSF_", "BAD_"))} | ENV
+    return subprocess.run(
+        [sys.executable, *python_options, "-m", "lsqsf_helpers", "check", *args],
+        cwd=cwd,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 SUBPROCESS_CASES = ("malformed yaml", "raw salesforce password", "--sandbox on another host")
 
 
@@ -554,17 +570,8 @@ def test_bad_input_in_a_real_process_has_no_traceback(case_id: str, sandbox: San
     org_file.write_text(_fill(case.text, tmp_path, sandbox), encoding="utf-8")
     args = [_fill(arg, tmp_path, sandbox) for arg in case.args]
     json_target = tmp_path / "record.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LSQSF_", "BAD_"))} | ENV
     before = _tree(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "lsqsf_helpers", "check", str(org_file), *args, "--json", str(json_target)],
-        cwd=tmp_path,
-        env=env | {"PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = check_in_a_process(tmp_path, str(org_file), *args, "--json", str(json_target))
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert_refused(result.stderr, case.names, case.secret)
@@ -576,16 +583,7 @@ def test_refusing_bad_input_loads_no_vendor_client(tmp_path: Path) -> None:
     jwt (about 0.3 s of imports) are never loaded to say exit 2. `-X importtime` lists every import."""
     org_file = tmp_path / "org.yaml"
     org_file.write_text(yaml.safe_dump(BASE | {"org": "has space"}), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LSQSF_", "BAD_"))} | ENV
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "lsqsf_helpers", "check", str(org_file)],
-        cwd=tmp_path,
-        env=env | {"PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = check_in_a_process(tmp_path, str(org_file), python_options=("-X", "importtime"))
     assert result.returncode == 2, result.stderr
     imported = {
         line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
