@@ -501,6 +501,7 @@ class _StepControls:
 
     def confirmed(self) -> None:
         self.asking = False
+        self.refresh()  # close the question now, not only once the fix has come back
         self.act(self.run.fix)
 
     def cancelled(self) -> None:

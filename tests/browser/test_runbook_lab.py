@@ -192,4 +192,5 @@ def test_apply_mode_fixes_classic_view_after_confirmation(page: Any) -> None:
         "() => document.querySelector('.lsqsf-step-panel-classic_view .lsqsf-step-badge')"
         ".innerText.trim() === 'ok'"
     )
-    assert not panel(page, "classic_view").locator(".lsqsf-confirm-box").is_visible()
+    # the confirmation closed: waited for, since a widget's layout change renders on its own message
+    panel(page, "classic_view").locator(".lsqsf-confirm-box").wait_for(state="hidden")

@@ -313,8 +313,13 @@ def test_confirm_fixes_classic_view(apply_run: NotebookRun, sandbox: Sandbox) ->
     run.check("prerequisites")
     board = ui.checklist(run)
     panel = ui.step_panel(run, "classic_view")
+    box = find(panel, "lsqsf-confirm-box")
+    open_while_fixing: list[bool] = []  # sampled when the fix's result arrives, before the panel shows it
+    run.subscribe(lambda result: open_while_fixing.append(visible(box)))
     find(panel, "lsqsf-fix").click()
+    assert visible(box)
     find(panel, "lsqsf-confirm").click()
+    assert open_while_fixing == [False]  # the question closed as soon as Confirm was pressed
     shown = find(panel, "lsqsf-step-result").value
     assert 'data-step="classic_view" data-status="ok"' in shown
     assert "UserPreferencesLightningExperiencePreferred: <code>True</code> &rarr; <code>False</code>" in shown
