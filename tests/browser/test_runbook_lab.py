@@ -29,6 +29,7 @@ from browserkit import (
     wait_listening,
 )
 from expectations import matrix
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "notebooks" / "runbook.ipynb"
@@ -108,6 +109,9 @@ def use_scenario(page: Any, name: str) -> None:
     status = page.locator(".lsqsf-form-status")
     status.get_by_text("Settings in use for practice.").wait_for()
     page.locator(".lsqsf-checklist-summary", has_text="8 pending").wait_for()
+    # each panel clears the result it showed for the old settings; wait for that too, so that the
+    # next Check cannot read a stale result (each widget's update renders on its own message)
+    page.locator(".lsqsf-step-panel .lsqsf-step-result .lsqsf-step").first.wait_for(state="detached")
 
 
 def check(page: Any, step_id: str, expected: str) -> Any:
@@ -167,7 +171,8 @@ def test_a_sandbox_org_picked_in_the_form_is_checked(page: Any) -> None:
     check(page, "prerequisites", "ok")
     result = check(page, "classic_view", "ok")
     assert "uses Salesforce Classic" in result.inner_text()
-    assert panel(page, "classic_view").locator(".lsqsf-step-badge").inner_text().strip() == "ok"
+    badge = panel(page, "classic_view").locator(".lsqsf-step-badge")
+    expect(badge).to_have_text("ok", timeout=UI_TIMEOUT)  # waits: the badge is a widget of its own
     page.locator(".lsqsf-checklist-summary", has_text="Checklist: 2 ok, 6 pending").wait_for()
 
 
@@ -188,9 +193,6 @@ def test_apply_mode_fixes_classic_view_after_confirmation(page: Any) -> None:
     changes = result.locator(".lsqsf-changes").inner_text()
     assert "UserPreferencesLightningExperiencePreferred: True \u2192 False" in changes
     # the badge is a widget of its own: its update may render a moment after the result's
-    page.wait_for_function(
-        "() => document.querySelector('.lsqsf-step-panel-classic_view .lsqsf-step-badge')"
-        ".innerText.trim() === 'ok'"
-    )
+    expect(panel(page, "classic_view").locator(".lsqsf-step-badge")).to_have_text("ok", timeout=UI_TIMEOUT)
     # the confirmation closed: waited for, since a widget's layout change renders on its own message
     panel(page, "classic_view").locator(".lsqsf-confirm-box").wait_for(state="hidden")

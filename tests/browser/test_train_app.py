@@ -38,6 +38,7 @@ from browserkit import (
     shot,
     stop,
 )
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 LSQSF = Path(sys.executable).parent / "lsqsf"
@@ -161,14 +162,15 @@ def test_a_trainee_picks_a_practice_org_and_checks_a_step(page: Any, artifacts: 
     page.locator(".lsqsf-use").click()
     page.locator(".lsqsf-form-status").get_by_text("Settings in use for practice.").wait_for()
     summaries.first.get_by_text("8 pending").wait_for()
-    assert page.locator(".lsqsf-step-result .lsqsf-step").count() == 0  # no result of the old org stays
+    # no result of the old org stays (waited for: each panel's update renders on its own message)
+    page.locator(".lsqsf-step-result .lsqsf-step").first.wait_for(state="detached")
 
     check(page, "prerequisites", "ok")
     result = check(page, "classic_view", "action_needed")
     assert "uses Lightning Experience" in result.inner_text()
     assert "What to do:" in result.locator(".lsqsf-remedy").inner_text()
     badge = panel(page, "classic_view").locator(".lsqsf-step-badge")
-    assert badge.inner_text().strip() == "action needed"
+    expect(badge).to_have_text("action needed", timeout=UI_TIMEOUT)  # waits: the badge is a widget of its own
     summaries.first.get_by_text("Checklist: 1 ok, 1 action needed, 6 pending").wait_for()
 
     # the rest of the steps, as the trainee goes on (docs/steps-matrix.md, row `lightning`)
