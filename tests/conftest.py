@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
+from sandboxkit import set_faults
 
 from lsqsf_helpers import http
 from lsqsf_helpers.http import mount_sandbox
@@ -26,6 +28,15 @@ def fresh_sandbox(sandbox: Sandbox) -> Sandbox:
     """The module's sandbox, reset to its loaded state before the test."""
     sandbox.app.reset()
     return sandbox
+
+
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Set a fault rule for the test; injection is switched off afterwards whatever happens."""
+    try:
+        yield lambda rule: set_faults(sandbox, **rule)
+    finally:
+        set_faults(sandbox, rate=0)
 
 
 @pytest.fixture

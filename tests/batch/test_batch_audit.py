@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import write_org, write_orgs
+from sandboxkit import write_org, write_orgs
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batchkit import leftovers, read_json, statuses, write_orgs
+from batchkit import statuses
 from expectations import notebook_expectation
+from sandboxkit import leftovers, read_json, write_orgs
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

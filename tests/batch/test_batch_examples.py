@@ -16,8 +16,9 @@ from typing import Any
 
 import nbformat
 import pytest
-from batchkit import EXAMPLES, calls, leftovers, read_json, statuses
+from batchkit import EXAMPLES, calls, statuses
 from expectations import matrix, notebook_expectation
+from sandboxkit import leftovers, read_json
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.params import load_org_file

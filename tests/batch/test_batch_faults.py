@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchkit import calls, leftovers, read_json, statuses, write_orgs
+from batchkit import calls, statuses
 from expectations import notebook_expectation
+from sandboxkit import leftovers, read_json, write_orgs
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

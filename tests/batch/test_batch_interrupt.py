@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from batchkit import ROOT, calls, leftovers, read_json, write_orgs
+from batchkit import calls
+from processkit import kernels_of, start_lsqsf
+from sandboxkit import leftovers, read_json, write_orgs
 
 from lsqsf_helpers.sandbox import Sandbox
 
@@ -19,14 +19,8 @@ ORGS = ["ready", "lightning", "not-admin", "bad-lsq-keys"]
 
 
 def start_batch(orgs: Path, out: Path, sandbox: Sandbox, *extra: str) -> subprocess.Popen[str]:
-    command = ["batch", str(orgs), "--out", str(out), "--sandbox", sandbox.url, "--workers", "1", *extra]
-    return subprocess.Popen(
-        [sys.executable, "-m", "lsqsf_helpers", *command],
-        cwd=ROOT,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return start_lsqsf(
+        "batch", str(orgs), "--out", str(out), "--sandbox", sandbox.url, "--workers", "1", *extra
     )
 
 
@@ -38,21 +32,6 @@ def wait_for(path: Path, process: subprocess.Popen[str], seconds: float = 90) ->
             out, err = process.communicate(timeout=10)
             raise AssertionError(f"{path} never appeared:\n{out}\n{err}")
         time.sleep(0.05)
-
-
-def kernels_of(pid: int) -> list[int]:
-    """Kernel processes whose parent batch is `pid` (jupyter_client puts JPY_PARENT_PID in their env)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"JPY_PARENT_PID={pid}".encode() in environ:
-            found.append(int(proc.name))
-    return found
 
 
 def test_ctrl_c_keeps_what_finished_and_resume_does_the_rest(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from batchkit import CONNECTOR, calls, write_orgs
+from batchkit import calls
+from sandboxkit import CONNECTOR, write_orgs
 
 from lsqsf_helpers.cli import main
 from lsqsf_helpers.sandbox import Sandbox

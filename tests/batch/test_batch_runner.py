@@ -14,8 +14,8 @@ from typing import Any
 import nbformat
 import pytest
 import zmq
-from batchkit import leftovers, read_json, write_orgs
 from nbclient.exceptions import DeadKernelError
+from sandboxkit import leftovers, read_json, write_orgs
 
 from lsqsf_helpers import batch
 from lsqsf_helpers.cli import main
