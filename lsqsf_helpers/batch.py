@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +47,12 @@ from types import FrameType
 from typing import IO, Any
 
 from lsqsf_helpers import __version__
-from lsqsf_helpers.errors import Failure, LsqsfError, UsageError
+from lsqsf_helpers.errors import Failure, UsageError
 from lsqsf_helpers.params import OrgParams, to_flat
 from lsqsf_helpers.redact import REDACTOR
 from lsqsf_helpers.render import write_atomic
 from lsqsf_helpers.runbook import RECORD_SCHEMA, RunRecord, now_iso
+from lsqsf_helpers.watchdog import DEFAULT_TIMEOUT, TICK, Check, Watchdog, checked_timeout, never
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +66,12 @@ SUMMARY_FILES = ("summary.json", "summary.csv", "report.html")
 
 DEFAULT_WORKERS = 2
 MAX_WORKERS = 32
-DEFAULT_TIMEOUT = 900.0  # seconds per org; an install polls for minutes at most
-MAX_TIMEOUT = 86400.0
-TICK = 0.25  # seconds between checks of the deadline, the operator's wishes and progress
 LOG_EVERY = 10.0  # seconds between plain progress lines while no org finishes
 SCHEDULER_TIMEOUT = "10s"  # to connect to a Dask scheduler
 SCHEDULER_RE = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5}/?$")
 
 # what happened to one org in this invocation
 READY, NOT_READY, FAILED, CANCELLED, NOT_STARTED = "ready", "not_ready", "failed", "cancelled", "not_started"
-
-Check = Callable[[], bool]
-
-
-def _never() -> bool:
-    return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -107,70 +99,6 @@ class OrgOutcome:
     error: str = ""
     duration: float = 0.0
     attempts: int = 0
-
-
-class _Watchdog:
-    """Stops the org's kernel when the org passes its deadline or the operator cancels it.
-
-    papermill creates the kernel manager itself; `manager_class()` gives it a subclass that hands
-    each new manager to the watchdog, which can then kill that kernel's process from its own thread.
-    The papermill call then ends within a second with DeadKernelError.
-    """
-
-    def __init__(self, timeout: float, cancel: Check) -> None:
-        self.deadline = time.monotonic() + timeout
-        self.reason = ""  # "" | "timeout" | "cancelled"
-        self._cancel = cancel
-        self._managers: list[Any] = []
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="lsqsf-watchdog", daemon=True)
-
-    def __enter__(self) -> _Watchdog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=5)
-
-    def manager_class(self) -> type[Any]:
-        from jupyter_client.manager import AsyncKernelManager
-
-        watchdog = self
-
-        class OrgKernelManager(AsyncKernelManager):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                with watchdog._lock:
-                    watchdog._managers.append(self)
-
-        return OrgKernelManager
-
-    def _cancelled(self) -> bool:
-        try:
-            return bool(self._cancel())
-        except Exception:  # e.g. a Dask scheduler that went away: keep going rather than guess
-            return False
-
-    def _watch(self) -> None:
-        while not self._done.wait(TICK):
-            if not self.reason:
-                if time.monotonic() >= self.deadline:
-                    self.reason = "timeout"
-                elif self._cancelled():
-                    self.reason = "cancelled"
-            if self.reason:
-                self._kill()
-
-    def _kill(self) -> None:
-        with self._lock:
-            managers = list(self._managers)
-        for manager in managers:
-            process = getattr(getattr(manager, "provisioner", None), "process", None)
-            if process is not None and process.poll() is None:
-                log.info("stopping a kernel (%s)", self.reason)
-                process.kill()
 
 
 def _is_temp(name: str) -> bool:
@@ -260,65 +188,36 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
 
 
 def _failure_of(exc: BaseException, task: OrgTask, reason: str) -> Failure:
-    """A run that ended in an exception, told as a Failure with a remedy (redacted later)."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill import PapermillExecutionError
+    """A run that ended in an exception, told as a Failure with a remedy (`headless.failure_of`)."""
+    from lsqsf_helpers import headless
 
     where = Path(task.out_dir) / task.label
-    retry = f"delete {where} and run the batch again with --resume to retry this org"
-    if reason == "timeout" or isinstance(exc, CellTimeoutError):
-        return Failure(
-            f"timed out: the org did not finish within {task.timeout:g} s (--timeout); its kernel was stopped",
-            remedy=f"see {where / NOTEBOOK_NAME} for the step that hung; check the org's API access or raise --timeout, then {retry}",
-        )
-    if isinstance(exc, PapermillExecutionError):
-        return Failure(
-            f"the runbook notebook stopped with {exc.ename}: {exc.evalue}",
-            remedy=f"open {where / NOTEBOOK_NAME} to see the failing cell; then {retry}",
-        )
-    if isinstance(exc, DeadKernelError):
-        return Failure(
-            f"the notebook's kernel died ({exc})",
-            remedy=f"see {where / NOTEBOOK_NAME} for the cell it died in; {retry}",
-        )
-    if isinstance(exc, LsqsfError):
-        return Failure(exc.message, remedy=exc.remedy or retry)
-    return Failure(f"{type(exc).__name__}: {exc}", remedy=retry)
+    return headless.failure_of(
+        exc,
+        reason=reason,
+        timeout=task.timeout,
+        notebook=where / NOTEBOOK_NAME,
+        retry=f"delete {where} and run the batch again with --resume to retry this org",
+    )
 
 
 def write_error_record(task: OrgTask, *, started: str, duration: float, error: Failure) -> None:
-    """The record of a run that failed, hung or crashed: `error` set (redacted), no steps.
-
-    A partial notebook that passes the leak scan is kept as notebook.ipynb, to show where it stopped.
-    """
+    """The record of a run that failed, hung or crashed (see `headless.keep_failed_run`)."""
     from lsqsf_helpers import headless
-    from lsqsf_helpers.leakscan import SecretLeak, guard
-    from lsqsf_helpers.render import records_json
 
     org_dir = Path(task.out_dir) / task.label
     org_dir.mkdir(parents=True, exist_ok=True)
-    partial, partial_record = org_dir / PARTIAL_NOTEBOOK, org_dir / PARTIAL_RECORD
-    partial_record.unlink(missing_ok=True)
-    message = str(error)
-    if partial.is_file():
-        try:
-            headless.strip_widget_state(partial)
-            guard([partial])
-            os.replace(partial, org_dir / NOTEBOOK_NAME)
-        except SecretLeak as leak:
-            message = f"{message}\n  also: {leak.message}"
-        except Exception:  # a notebook papermill could not finish writing: not worth keeping
-            partial.unlink(missing_ok=True)
-    sandbox_scenario = task.flat.get("sandbox_scenario") or None
+    (org_dir / PARTIAL_RECORD).unlink(missing_ok=True)
     record = RunRecord(
         org=task.label,
         mode=task.mode,
         started=started,
         duration=duration,
-        sandbox_scenario=sandbox_scenario,
-        error=REDACTOR.redact(message),
+        sandbox_scenario=task.flat.get("sandbox_scenario") or None,
     )
-    write_atomic(org_dir / RECORD_NAME, records_json([record]))
+    headless.keep_failed_run(
+        org_dir / PARTIAL_NOTEBOOK, org_dir / NOTEBOOK_NAME, org_dir / RECORD_NAME, record, error
+    )
 
 
 def _publish(org_dir: Path, label: str) -> dict[str, Any]:
@@ -340,7 +239,7 @@ def _publish(org_dir: Path, label: str) -> dict[str, Any]:
     return data
 
 
-def run_org(task: OrgTask, *, stop_new: Check = _never, cancel: Check = _never) -> OrgOutcome:
+def run_org(task: OrgTask, *, stop_new: Check = never, cancel: Check = never) -> OrgOutcome:
     """Run one org's notebook into DIR/<org>/; never raises: a failure ends in the org's record.
 
     `stop_new()` true: the org is not started. `cancel()` true while it runs: its kernel is stopped,
@@ -357,7 +256,7 @@ def run_org(task: OrgTask, *, stop_new: Check = _never, cancel: Check = _never) 
 
         org_dir.mkdir(parents=True, exist_ok=True)
         _clear_unfinished(org_dir)
-        with _Watchdog(task.timeout, cancel) as watchdog:
+        with Watchdog(task.timeout, cancel) as watchdog:
             org = from_flat(task.flat)
             headless.register_known_secrets(org, task.sandbox_url)
             while True:
@@ -470,10 +369,7 @@ def plan(orgs: list[OrgParams], options: Options) -> Plan:
     """Check the options and the output folder before anything runs; nothing is written here."""
     if not 1 <= options.workers <= MAX_WORKERS:
         raise UsageError(f"must be from 1 to {MAX_WORKERS}", field="--workers")
-    if not (math.isfinite(options.timeout) and 0 < options.timeout <= MAX_TIMEOUT):
-        raise UsageError(
-            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}", field="--timeout"
-        )
+    checked_timeout(options.timeout)
     if options.scheduler is not None and not SCHEDULER_RE.match(options.scheduler):
         raise UsageError(
             f"a Dask scheduler address is tcp://HOST:PORT, not {options.scheduler!r}", field="--scheduler"

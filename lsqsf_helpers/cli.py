@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lsqsf_helpers import __version__
 from lsqsf_helpers.errors import Failure, UsageError
 from lsqsf_helpers.redact import RedactingFilter
+from lsqsf_helpers.watchdog import DEFAULT_TIMEOUT, checked_timeout
 
 if TYPE_CHECKING:
     from lsqsf_helpers.runbook import RunRecord
@@ -27,7 +28,6 @@ EXIT_READY, EXIT_NOT_READY, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EMBEDDED = "embedded"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "orgs.yaml"
 DEFAULT_BATCH_WORKERS = 2  # batch.DEFAULT_WORKERS; not imported, so `lsqsf --help` stays light
-DEFAULT_BATCH_TIMEOUT = 900.0  # batch.DEFAULT_TIMEOUT, seconds per org
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -58,6 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", required=True, metavar="DIR", help="folder for the executed notebook and JSON record"
     )
+    _add_timeout_option(run)
     _add_run_options(run)
     _add_audit_option(run)
 
@@ -89,13 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the batch in DIR: orgs that finished are not run again",
     )
-    bt.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_BATCH_TIMEOUT,
-        metavar="SECONDS",
-        help=f"stop an org that runs longer; also each cell's limit (default {DEFAULT_BATCH_TIMEOUT:g})",
-    )
+    _add_timeout_option(bt)
     bt.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
@@ -120,6 +115,16 @@ def _add_workers_option(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BATCH_WORKERS,
         metavar="N",
         help=f"orgs run at once, each in its own kernel (default {DEFAULT_BATCH_WORKERS})",
+    )
+
+
+def _add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop an org that runs longer; also each cell's limit (default {DEFAULT_TIMEOUT:g})",
     )
 
 
@@ -281,12 +286,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         checkrun.load_and_validate(Path(args.org_file), sandbox_mode=args.sandbox is not None)
     )
     checkrun.read_timeout_from_env()  # a bad LSQSF_READ_TIMEOUT is refused here, not inside the kernel
+    timeout = checked_timeout(args.timeout)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder", field="--out")
     audit = _audit_path(args.audit)
     with _sandbox_url(args.sandbox) as url:
-        result = headless.execute(org, out, apply=args.apply, sandbox_url=url)
+        result = headless.execute(org, out, apply=args.apply, sandbox_url=url, timeout=timeout)
     if audit:
         from lsqsf_helpers import render
 
@@ -349,7 +355,7 @@ def _batch(
     workers: int = DEFAULT_BATCH_WORKERS,
     apply: bool = False,
     resume: bool = False,
-    timeout: float = DEFAULT_BATCH_TIMEOUT,
+    timeout: float = DEFAULT_TIMEOUT,
     scheduler: str | None = None,
     command: str = "batch",
     audit: str | None = None,

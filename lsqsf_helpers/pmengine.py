@@ -6,6 +6,10 @@ CPU per org (measured with yappi), and every worker thread shares that CPU under
 a code cell starts keeps what a hung or cancelled org needs: its notebook shows the cell it stopped
 in, with every output before it. papermill still saves once when the notebook starts, every 30 s
 inside a long cell, and in a `finally` when it ends, failed or not.
+
+`lsqsf run` uses a second engine that saves only in that `finally`: its process outlives the kernel,
+so that save is enough to keep a hung, crashed or interrupted run's notebook, and a finished run
+costs one write more than papermill's own final one (7.5 ms; bench/bench_notebook.py).
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ from typing import Any
 
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
-ENGINE_NAME = "lsqsf-sparse-saves"
+ENGINE_NAME = "lsqsf-sparse-saves"  # `lsqsf batch`: a save when each code cell starts
+END_SAVES_ENGINE_NAME = "lsqsf-end-saves"  # `lsqsf run`: a save when the notebook ends only
 
 
 class _SparseSaves(NotebookExecutionManager):  # type: ignore[misc]  # papermill is untyped
     """papermill's execution manager, quiet at markdown cells and at the end of each cell."""
 
     _quiet = False
+    saves_at_code_cells = True
 
     def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self._quiet = cell.get("cell_type") != "code"
+        self._quiet = cell.get("cell_type") != "code" or not self.saves_at_code_cells
         try:
             super().cell_start(cell, cell_index, **kwargs)
         finally:
@@ -41,8 +47,23 @@ class _SparseSaves(NotebookExecutionManager):  # type: ignore[misc]  # papermill
             super().save(**kwargs)
 
 
+class _EndSaves(_SparseSaves):
+    """papermill's execution manager that saves only when the notebook ends, finished or not."""
+
+    saves_at_code_cells = False
+
+    def notebook_start(self, **kwargs: Any) -> None:
+        self._quiet = True
+        try:
+            super().notebook_start(**kwargs)
+        finally:
+            self._quiet = False
+
+
 class SparseSaveEngine(NBClientEngine):  # type: ignore[misc]  # papermill is untyped
     """nbclient execution, as papermill's default engine, with `_SparseSaves` as the manager."""
+
+    manager: type[NotebookExecutionManager] = _SparseSaves
 
     @classmethod
     def execute_notebook(
@@ -55,7 +76,7 @@ class SparseSaveEngine(NBClientEngine):  # type: ignore[misc]  # papermill is un
         autosave_cell_every: int = 30,
         **kwargs: Any,
     ) -> Any:
-        nb_man = _SparseSaves(
+        nb_man = cls.manager(
             nb,
             output_path=output_path,
             progress_bar=progress_bar,
@@ -71,7 +92,19 @@ class SparseSaveEngine(NBClientEngine):  # type: ignore[misc]  # papermill is un
         return nb_man.nb
 
 
+class EndSaveEngine(SparseSaveEngine):
+    """The same, with `_EndSaves` as the manager."""
+
+    manager = _EndSaves
+
+
 def register() -> str:
-    """Make the engine known to papermill in this process (idempotent); its name for `engine_name`."""
+    """Make the batch's engine known to papermill here (idempotent); its name for `engine_name`."""
     papermill_engines.register(ENGINE_NAME, SparseSaveEngine)
     return ENGINE_NAME
+
+
+def register_end_saves() -> str:
+    """Make `lsqsf run`'s engine known to papermill here (idempotent); its name for `engine_name`."""
+    papermill_engines.register(END_SAVES_ENGINE_NAME, EndSaveEngine)
+    return END_SAVES_ENGINE_NAME

@@ -1,0 +1,99 @@
+"""A deadline per org run: the thread that stops the org's kernel when it runs too long or is cancelled.
+
+`lsqsf run` and `lsqsf batch` share it, so one slow vendor ends the same way in both: papermill's call
+returns within a second with DeadKernelError, and the run's notebook shows the cell it stopped in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lsqsf_helpers.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 900.0  # seconds per org; an install polls for minutes at most
+MAX_TIMEOUT = 86400.0
+TICK = 0.25  # seconds between looks at the deadline and the operator's wishes
+
+Check = Callable[[], bool]
+
+
+def never() -> bool:
+    return False
+
+
+def checked_timeout(seconds: float, *, field: str = "--timeout") -> float:
+    """`seconds` if it is a usable deadline (finite, above 0, at most a day), else a UsageError."""
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
+        raise UsageError(f"must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}", field=field)
+    return seconds
+
+
+class Watchdog:
+    """Stops the org's kernel when the org passes its deadline or `cancel()` turns true.
+
+    papermill creates the kernel manager itself; `manager_class()` gives it a subclass that hands
+    each new manager to the watchdog, which can then kill that kernel's process from its own thread.
+    The papermill call then ends within a second with DeadKernelError. `reason` says why it acted.
+    """
+
+    def __init__(self, timeout: float, cancel: Check = never) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.reason = ""  # "" | "timeout" | "cancelled"
+        self._cancel = cancel
+        self._managers: list[Any] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="lsqsf-watchdog", daemon=True)
+
+    def __enter__(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def manager_class(self) -> type[Any]:
+        from jupyter_client.manager import AsyncKernelManager
+
+        watchdog = self
+
+        class OrgKernelManager(AsyncKernelManager):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                with watchdog._lock:
+                    watchdog._managers.append(self)
+
+        return OrgKernelManager
+
+    def _cancelled(self) -> bool:
+        try:
+            return bool(self._cancel())
+        except Exception:  # e.g. a Dask scheduler that went away: keep going rather than guess
+            return False
+
+    def _watch(self) -> None:
+        while not self._done.wait(TICK):
+            if not self.reason:
+                if time.monotonic() >= self.deadline:
+                    self.reason = "timeout"
+                elif self._cancelled():
+                    self.reason = "cancelled"
+            if self.reason:
+                self._kill()
+
+    def _kill(self) -> None:
+        with self._lock:
+            managers = list(self._managers)
+        for manager in managers:
+            process = getattr(getattr(manager, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                log.info("stopping a kernel (%s)", self.reason)
+                process.kill()
