@@ -88,6 +88,7 @@ class OrgTask:
     sandbox_url: str | None
     timeout: float  # seconds: the org's deadline and papermill's per-cell timeout
     mode: str = "check"
+    audit: str | None = None  # the audit log, absolute: the org's kernel appends each change as it is made
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,11 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
         str(headless.NOTEBOOK),
         str(org_dir / PARTIAL_NOTEBOOK),
         parameters=headless.run_parameters(
-            org, apply=task.apply, sandbox_url=task.sandbox_url, record_path=org_dir / PARTIAL_RECORD
+            org,
+            apply=task.apply,
+            sandbox_url=task.sandbox_url,
+            record_path=org_dir / PARTIAL_RECORD,
+            audit=Path(task.audit) if task.audit else None,
         ),
         kernel_name="python3",
         progress_bar=False,
@@ -338,7 +343,7 @@ class Options:
     sandbox: bool = False  # recorded in batch.json
     orgs_file: str = ""  # its name, recorded in batch.json
     command: str = "batch"  # batch | demo, recorded in batch.json
-    audit: Path | None = None  # append-only log of every change an apply run made (render.append_audit)
+    audit: Path | None = None  # append-only log of every change an apply run made (each kernel appends)
 
     @property
     def mode(self) -> str:
@@ -548,6 +553,7 @@ def _tasks(plan: Plan, sandbox_url: str | None) -> list[OrgTask]:
             sandbox_url=sandbox_url,
             timeout=plan.options.timeout,
             mode=plan.options.mode,
+            audit=str(plan.options.audit) if plan.options.audit else None,
         )
         for org in plan.to_run
     ]
@@ -572,22 +578,7 @@ class _Collector:
 
     def __call__(self, outcome: OrgOutcome) -> None:
         self.outcomes[outcome.label] = outcome
-        self._audit(outcome)
         self.progress.add(outcome)
-
-    def _audit(self, outcome: OrgOutcome) -> None:
-        """Append the changes of an org that ran now to the audit log (this thread is its only writer)."""
-        if self.options.audit is None or outcome.state not in (READY, NOT_READY, FAILED):
-            return
-        record = finished_record(self.options.out / outcome.label, outcome.label)
-        if record is None:
-            return
-        from lsqsf_helpers.render import append_audit
-
-        try:
-            append_audit(self.options.audit, record)
-        except OSError as exc:
-            self.progress.say(f"{outcome.label}: the audit log could not be written ({exc.strerror or exc})")
 
     def tick(self) -> None:
         """Called by the batch loop a few times a second: the operator's messages, a periodic line."""

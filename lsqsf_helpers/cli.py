@@ -135,12 +135,13 @@ def _add_audit_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _audit_path(value: str | None) -> Path | None:
-    """The --audit log, refused before anything runs when it cannot be written."""
+    """The --audit log, absolute (kernels append to it too), refused before anything runs when it
+    cannot be written."""
     if not value:
         return None
     from lsqsf_helpers import render
 
-    path = Path(value)
+    path = Path(value).absolute()
     render.ensure_writable(path, field="--audit")
     return path
 
@@ -292,11 +293,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} exists and is not a folder", field="--out")
     audit = _audit_path(args.audit)
     with _sandbox_url(args.sandbox) as url:
-        result = headless.execute(org, out, apply=args.apply, sandbox_url=url, timeout=timeout)
-    if audit:
-        from lsqsf_helpers import render
-
-        render.append_audit(audit, result.record_data)
+        result = headless.execute(org, out, apply=args.apply, sandbox_url=url, timeout=timeout, audit=audit)
     print(f"{org.label}: {'READY' if result.ready else 'NOT READY'}", flush=True)
     for step in result.record_data.get("steps", []):
         print(f"  {step['status']:<14} {step['id']}", flush=True)

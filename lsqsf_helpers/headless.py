@@ -55,15 +55,19 @@ class RunOutput:
 
 
 def run_parameters(
-    org: OrgParams, *, apply: bool, sandbox_url: str | None, record_path: Path
+    org: OrgParams, *, apply: bool, sandbox_url: str | None, record_path: Path, audit: Path | None = None
 ) -> dict[str, Any]:
-    """The papermill parameters: the org's flat fields (references, never values) and the run options."""
+    """The papermill parameters: the org's flat fields (references, never values) and the run options.
+
+    With `audit` (an absolute path), the kernel appends each change to that log the moment it is made.
+    """
     return {
         **to_flat(org),
         "apply": apply,
         "sandbox": sandbox_url or "",
         "interactive": False,
         "record_path": str(record_path),
+        "audit_path": str(audit or ""),
     }
 
 
@@ -115,12 +119,14 @@ def execute(
     sandbox_url: str | None,
     notebook: Path = NOTEBOOK,
     timeout: float = DEFAULT_TIMEOUT,
+    audit: Path | None = None,
 ) -> RunOutput:
     """Run the notebook for one org into out_dir/<org>.ipynb and out_dir/<org>.json.
 
     A run that fails, passes `timeout` (seconds, for the whole org) or loses its kernel leaves both
     files too: the notebook as far as it got, leak-scanned, and a record with `error` set. The
-    Failure raised then says what happened and where to look.
+    Failure raised then says what happened and where to look. With `audit`, every change is appended
+    to that log by the kernel as it is made, so a run that stops later still has its changes logged.
     """
     import papermill
 
@@ -139,7 +145,9 @@ def execute(
             papermill.execute_notebook(
                 str(notebook),
                 str(partial),
-                parameters=run_parameters(org, apply=apply, sandbox_url=sandbox_url, record_path=record),
+                parameters=run_parameters(
+                    org, apply=apply, sandbox_url=sandbox_url, record_path=record, audit=audit
+                ),
                 kernel_name="python3",
                 progress_bar=False,
                 start_timeout=KERNEL_START_TIMEOUT,

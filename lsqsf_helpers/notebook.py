@@ -22,7 +22,7 @@ from lsqsf_helpers.display import ChecklistView, MessageView, StepView
 from lsqsf_helpers.errors import Failure, UsageError
 from lsqsf_helpers.params import FLAT_PARAMETERS, OrgParams, from_flat
 from lsqsf_helpers.redact import REDACTOR
-from lsqsf_helpers.render import write_atomic
+from lsqsf_helpers.render import append_audit, write_atomic
 from lsqsf_helpers.results import Status, StepResult
 from lsqsf_helpers.runbook import RunRecord, now_iso, redact_result, run_step
 from lsqsf_helpers.steps import STEP_IDS, STEPS, Step
@@ -49,10 +49,12 @@ class NotebookRun:
         sandbox: str = "",
         interactive: bool = False,
         record_path: str = "",
+        audit_path: str = "",
     ) -> None:
         self.apply = apply
         self.interactive = interactive
         self.record_path = record_path
+        self.audit_path = audit_path
         self.sandbox_url = self._sandbox_url(sandbox)
         self.results: dict[str, StepResult] = {}
         self.listeners: list[Listener] = []
@@ -157,7 +159,25 @@ class NotebookRun:
             ctx.results[result.step] = result
         for listener in self.listeners:
             listener(result)
+        if result.changes and self.audit_path:
+            self._audit(result)
         return result
+
+    def _audit(self, result: StepResult) -> None:
+        """Append the step's changes to the audit log as soon as the org has them.
+
+        A run that hangs or dies later keeps them logged. A log that cannot be written stops the
+        run there: no further change is made that the log would miss.
+        """
+        changed = RunRecord(org=self.org.label, mode="apply", started=self.started, steps=[result])
+        try:
+            append_audit(Path(self.audit_path), changed)
+        except OSError as exc:
+            raise Failure(
+                f"the audit log {self.audit_path} could not be written ({exc.strerror or exc}); "
+                f"the change to step {result.step} was made",
+                remedy="make the log writable, note the change shown in this step's result, and run again",
+            ) from None
 
     def _run(self, step_id: str, *, apply: bool, fresh: bool = True) -> StepResult:
         """Run one step; `fresh` reads the org again first (the admin may have changed it since)."""
@@ -262,7 +282,7 @@ class NotebookRun:
         sys.exit(0)  # papermill treats this as a clean stop: later cells stay unexecuted
 
 
-RUN_OPTIONS = ("apply", "sandbox", "interactive", "record_path")
+RUN_OPTIONS = ("apply", "sandbox", "interactive", "record_path", "audit_path")
 PARAMETER_NAMES: tuple[str, ...] = (*(p.name for p in FLAT_PARAMETERS), *RUN_OPTIONS)
 
 
@@ -275,6 +295,7 @@ def start_from(namespace: Mapping[str, Any]) -> NotebookRun:
         sandbox=str(namespace.get("sandbox", "")),
         interactive=bool(namespace.get("interactive", False)),
         record_path=str(namespace.get("record_path", "")),
+        audit_path=str(namespace.get("audit_path", "")),
     )
 
 
@@ -285,11 +306,17 @@ def start(
     sandbox: str = "",
     interactive: bool = False,
     record_path: str = "",
+    audit_path: str = "",
 ) -> NotebookRun:
     """Validate the parameters and show the setup; a bad parameter is shown with its remedy and raised."""
     try:
         run = NotebookRun(
-            params, apply=apply, sandbox=sandbox, interactive=interactive, record_path=record_path
+            params,
+            apply=apply,
+            sandbox=sandbox,
+            interactive=interactive,
+            record_path=record_path,
+            audit_path=audit_path,
         )
     except UsageError as exc:
         _show(MessageView(str(exc), Status.FAILED))

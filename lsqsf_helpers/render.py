@@ -84,8 +84,8 @@ def audit_entries(
     """One audit entry per change the run made, in step order (none for a check run), redacted.
 
     `record` is a RunRecord or its JSON form (a record.json a notebook run wrote). `time` is when the
-    entry is written (`at`, default now; the org's run has just ended), `run_started` when the org's
-    run began.
+    entry is written (`at`, default now: a kernel writes as soon as a step has changed the org, `lsqsf
+    check` when the org is done), `run_started` when the org's run began.
     """
     from lsqsf_helpers.runbook import now_iso
 
@@ -114,8 +114,8 @@ def append_audit(path: Path, record: RunRecord | Mapping[str, Any], *, redactor:
     """Append one JSON line per change of `record` to the audit log at `path`; the number of lines.
 
     The log is only ever appended to (created private to its owner, 0600), so it keeps every change of
-    every apply run, unlike the JSON record, which each run rewrites. An org's lines go out in one
-    write to a file opened O_APPEND and are synced, so orgs finishing at once never interleave lines.
+    every apply run, unlike the JSON record, which each run rewrites. The lines of one call go out in
+    one write to a file opened O_APPEND and are synced, so kernels appending at once never interleave.
     """
     entries = audit_entries(record, redactor=redactor)
     if not entries:

@@ -77,3 +77,27 @@ def test_an_unwritable_audit_path_is_refused_before_anything_runs(
     assert "--audit" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no out folder, no log
     assert sandbox.app.calls.summary()["total"] == calls  # no vendor call
+
+
+def test_a_kernel_that_cannot_write_the_log_stops_after_the_change_it_could_not_log(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from lsqsf_helpers.errors import Failure
+    from lsqsf_helpers.notebook import NotebookRun
+
+    sandbox.app.reset()
+    params = {
+        "org": "lightning",
+        "sandbox_scenario": "lightning",
+        "connector_package_version_id": "04tFAKE0LSQ0001",
+        "connector_namespace": "lsqfake",
+    }
+    run = NotebookRun(params, apply=True, sandbox=sandbox.url, audit_path=str(tmp_path))  # a folder
+    run.step("prerequisites")
+    with pytest.raises(Failure) as caught:
+        run.step("classic_view")
+    assert f"the audit log {tmp_path} could not be written" in caught.value.message
+    assert "the change to step classic_view was made" in caught.value.message
+    assert "note the change shown in this step's result" in caught.value.remedy
+    assert run.results["classic_view"].changes  # the result that could not be logged still shows it
+    assert list(tmp_path.iterdir()) == []

@@ -108,6 +108,31 @@ def test_ctrl_c_keeps_where_the_run_stopped_and_stops_its_kernel(
     assert leftovers(out) == []
 
 
+def test_a_change_made_before_the_run_hangs_is_in_the_audit_log(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The kernel appends each change to the log the moment it is made, not when the run ends."""
+    sandbox.app.reset()
+    (org,) = load_and_validate(write_org(tmp_path / "org.yaml", "lightning"), sandbox_mode=True)
+    probe = notebook_with(
+        tmp_path,
+        "from lsqsf_helpers import notebook as runbook\nrun = runbook.start_from(globals())",
+        'run.step("prerequisites")',
+        'run.step("classic_view")',  # Lightning -> Classic: one change
+        "import time\ntime.sleep(120)",  # then the run hangs
+    )
+    audit, out = tmp_path / "audit.jsonl", tmp_path / "out"
+    with pytest.raises(Failure) as caught:
+        headless.execute(
+            org, out, apply=True, sandbox_url=sandbox.url, notebook=probe, timeout=10, audit=audit.absolute()
+        )
+    assert caught.value.message.startswith("timed out")
+    record = assert_error_record(out / "lightning.json", "lightning", "timed out")
+    (entry,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert (entry["org"], entry["mode"], entry["step"]) == ("lightning", "apply", "classic_view")
+    assert (entry["before"], entry["after"]) == (True, False)
+    assert entry["run_started"] <= entry["time"] and record["mode"] == "apply"
+    assert "time.sleep(120)" in started_cells(out / "lightning.ipynb")[-1]
+
+
 def test_a_failing_cell_leaves_its_notebook_and_an_error_record(sandbox: Sandbox, tmp_path: Path) -> None:
     (org,) = load_and_validate(write_org(tmp_path / "org.yaml", "ready"), sandbox_mode=True)
     out = tmp_path / "out"
