@@ -69,9 +69,28 @@ REMEDIES = {
     "whose certificate is uploaded to the connected app",
 }
 TOO_FAST = (
-    "Salesforce asked lsqsf to slow down (HTTP 429) and kept asking after lsqsf's retries: run again in a few "
-    "minutes, with fewer batch workers (--workers) if many orgs share this Salesforce instance"
+    "Salesforce asked lsqsf to slow down (too many requests at once or in a short time) and kept asking after "
+    "lsqsf's retries: run again in a few minutes, with fewer batch workers (--workers) if many orgs share this "
+    "Salesforce instance"
 )
+DAILY_ALLOWANCE = "TotalRequests"  # REQUEST_LIMIT_EXCEEDED's wording for the rolling 24-hour allowance
+
+
+def remedy_for(code: str, message: str, *, status: int = 0, default: str = "") -> str:
+    """What to do about a Salesforce error code.
+
+    REQUEST_LIMIT_EXCEEDED means two things. "TotalRequests Limit exceeded." is the org's rolling
+    24-hour allowance; any other wording (ConcurrentPerOrgLongTxn, or a burst answered with HTTP 429)
+    asks lsqsf to slow down, which waiting minutes, not a day, cures.
+    """
+    # Sources for the two wordings: ../shared/reference/salesforce-api.md (section 6, with
+    # mike4aday/SwiftlySalesforce#29 and singer-io/tap-salesforce#221), and SalesforceLabs/OrgCheck#181,
+    # an org out of its daily allowance answering "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
+    if status == 429 or (code == "REQUEST_LIMIT_EXCEEDED" and DAILY_ALLOWANCE not in message):
+        return TOO_FAST
+    return REMEDIES.get(code, default)
+
+
 # For an error without a code of its own: a gateway's error page, a dropped answer, an unexpected SOAP fault.
 RETRY_LATER = (
     "Salesforce (or a proxy in between) failed and lsqsf's retries ran out: run again in a few minutes; "
@@ -162,7 +181,8 @@ def failure_from(exc: Exception, doing: str) -> Failure:
             f"{doing}: login refused ({code}: {message})",
             code=code,
             status=401,
-            remedy=REMEDIES.get(code, REMEDIES["INVALID_LOGIN"]),
+            # a SOAP login fault carries no HTTP status through simple-salesforce: the wording tells
+            remedy=remedy_for(code, message, default=REMEDIES["INVALID_LOGIN"]),
         )
     if isinstance(exc, SalesforceError):
         return failure_from_answer(doing, int(exc.status or 0), exc.content)
@@ -181,7 +201,7 @@ def failure_from(exc: Exception, doing: str) -> Failure:
             f"{doing}: {fault_message}",
             code=fault_code,
             status=500,
-            remedy=REMEDIES.get(fault_code, RETRY_LATER),
+            remedy=remedy_for(fault_code, fault_message, default=RETRY_LATER),
         )
     return SalesforceFailure(f"{doing}: {exc}", remedy=RETRY_LATER)
 
@@ -197,7 +217,7 @@ def failure_from_answer(doing: str, status: int, content: Any) -> SalesforceFail
         code=code,
         status=status,
         # a 429 is a burst limit (lsqsf's retries waited as told and ran out), not the daily allowance
-        remedy=TOO_FAST if status == 429 else REMEDIES.get(code, RETRY_LATER if status >= 500 else ""),
+        remedy=remedy_for(code, message, status=status, default=RETRY_LATER if status >= 500 else ""),
     )
 
 

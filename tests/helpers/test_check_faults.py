@@ -149,6 +149,32 @@ def test_a_salesforce_429_that_never_ends_says_slow_down_not_the_daily_allowance
     assert_retries_bounded(sandbox, counters, record)
 
 
+def test_a_login_throttled_to_the_end_says_slow_down_too(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], counters: list[http.CallCounter]
+) -> None:
+    """The SOAP login's fault reaches us without its HTTP status: its wording tells it from the daily limit."""
+    sandbox.app.reset()
+    set_faults(sandbox, rate=1.0, kinds=["429"], vendors=["salesforce"])  # the login host too
+    code, record, _ = check(sandbox, tmp_path, capsys)
+    assert code == 1
+    failed = steps(record)["prerequisites"]
+    assert failed["status"] == "failed" and "login refused (REQUEST_LIMIT_EXCEEDED" in failed["message"]
+    assert "slow down" in failed["remedy"] and "24 hours" not in failed["remedy"]
+    assert_retries_bounded(sandbox, counters, record)
+
+
+def test_an_org_out_of_its_daily_allowance_is_told_to_wait_for_it(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.app.reset()
+    org = f"org: rate-limited\nsandbox_scenario: rate-limited\n{CONNECTOR}"
+    code, record, _ = check(sandbox, tmp_path, capsys, org)
+    assert code == 1
+    failed = steps(record)["prerequisites"]
+    assert failed["status"] == "failed" and "TotalRequests Limit exceeded" in failed["message"]
+    assert "24 hours" in failed["remedy"] and "slow down" not in failed["remedy"]
+
+
 @pytest.mark.parametrize("vendor", ["leadsquared", "salesforce"])
 def test_a_delay_longer_than_the_read_timeout_fails_clearly_in_bounded_time(
     sandbox: Sandbox,
