@@ -178,9 +178,9 @@ def _papermill_execute(task: OrgTask, org: OrgParams, org_dir: Path, manager_cla
         store_widget_state=False,
         kernel_manager_class=manager_class,
         engine_name=pmengine.register(),
-        # Kernels share our stderr. ipykernel warns there, once per kernel, that its loopback TCP is
-        # not encrypted (messages are signed), and logs the interrupt jupyter_client sends at
+        # Kernels share our stderr, and ipykernel logs there the interrupt jupyter_client sends at
         # shutdown: noise between progress lines. What a cell raised stays in the executed notebook.
+        # (Kernels talk over Unix sockets, see watchdog.py, so there is no TCP warning to hide.)
         # (And, as for `lsqsf run`, the kernel imports the runbook's modules while it waits for its
         # first cell.)
         extra_arguments=["--IPKernelApp.log_level=CRITICAL", *headless.KERNEL_ARGUMENTS],

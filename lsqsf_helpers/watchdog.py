@@ -2,12 +2,21 @@
 
 `lsqsf run` and `lsqsf batch` share it, so one slow vendor ends the same way in both: papermill's call
 returns within a second with DeadKernelError, and the run's notebook shows the cell it stopped in.
+
+The kernel manager it hands papermill also picks the kernel's transport. On POSIX systems the kernel
+talks over Unix sockets in a folder private to this user (0700, removed afterwards) instead of five
+loopback TCP ports that any local user could connect to (messages are signed, not encrypted), and
+ipykernel's warning about unencrypted TCP, printed by every `lsqsf run`, has nothing to warn about.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +60,8 @@ class Watchdog:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="lsqsf-watchdog", daemon=True)
+        self._sockets: str | None = None  # the private folder of the kernels' Unix sockets
+        self._kernels = itertools.count(1)
 
     def __enter__(self) -> Watchdog:
         self._thread.start()
@@ -59,6 +70,15 @@ class Watchdog:
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._thread.join(timeout=5)
+        if self._sockets is not None:  # a killed kernel leaves its socket files behind
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+    def _socket_prefix(self) -> str:
+        """A fresh path prefix for one kernel's sockets, in a folder only this user can enter."""
+        with self._lock:
+            if self._sockets is None:
+                self._sockets = tempfile.mkdtemp(prefix="lsqsf-kernel-")  # 0700
+            return os.path.join(self._sockets, f"k{next(self._kernels)}")
 
     def manager_class(self) -> type[Any]:
         from jupyter_client.manager import AsyncKernelManager
@@ -67,6 +87,9 @@ class Watchdog:
 
         class OrgKernelManager(AsyncKernelManager):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
+                if os.name == "posix":  # zmq has no Unix sockets on Windows
+                    kwargs.setdefault("transport", "ipc")
+                    kwargs.setdefault("ip", watchdog._socket_prefix())
                 super().__init__(*args, **kwargs)
                 with watchdog._lock:
                     watchdog._managers.append(self)

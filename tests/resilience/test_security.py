@@ -13,12 +13,15 @@ Decisions recorded here (and in docs/reliability.md):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import getpass
 import json
 import os
 import re
 import signal
 import socket
+import stat
 import string
 import subprocess
 import sys
@@ -400,6 +403,22 @@ def listening_addresses(port: int) -> list[str]:
     return found
 
 
+def tcp_listeners_of(pid: int) -> list[str]:
+    """The local addresses process `pid` listens on over TCP: its socket inodes in /proc/net/tcp."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            address = socket.inet_ntop(socket.AF_INET, bytes.fromhex(fields[1].split(":")[0])[::-1])
+            found.append(address)
+    return found
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.0.2.10", "127.0.0.2", "example.com"])
 def test_the_sandbox_server_refuses_any_bind_address_but_loopback(host: str) -> None:
     with pytest.raises(SandboxBindError, match=r"127\.0\.0\.1"):
@@ -619,20 +638,36 @@ def test_a_sandbox_session_never_lends_netrc_credentials_to_the_emulator(
     assert http.new_session().trust_env  # real runs keep the environment's proxies and CA bundle
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp")
-def test_the_notebook_kernel_of_a_headless_run_listens_on_127_0_0_1_only() -> None:
-    """`lsqsf run` and the batch runner start kernels through papermill and jupyter_client's defaults."""
-    from jupyter_client.manager import start_new_kernel
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Unix sockets; reads /proc/net/tcp")
+def test_the_kernel_of_a_headless_run_has_no_channel_on_tcp_and_its_sockets_are_private() -> None:
+    """`lsqsf run` and the batch start kernels through the watchdog's manager: Unix sockets, not TCP."""
+    from jupyter_client.blocking.client import BlockingKernelClient
 
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
-        info = manager.get_connection_info()
-        assert info["ip"] == "127.0.0.1" and info["transport"] == "tcp"
-        for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
-            assert listening_addresses(int(info[name])) == ["127.0.0.1"], name
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+    from lsqsf_helpers.watchdog import Watchdog
+
+    with Watchdog(60) as watchdog:
+        manager = watchdog.manager_class()(kernel_name="python3")
+        asyncio.run(manager.start_kernel())
+        try:
+            info = manager.get_connection_info()
+            assert info["transport"] == "ipc"
+            folder = Path(str(info["ip"])).parent
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.owner() == getpass.getuser()
+            client = BlockingKernelClient()
+            client.load_connection_info(info)
+            client.start_channels()
+            try:
+                reply = client.execute_interactive("40 + 2", timeout=60)  # the kernel answers on them
+                assert reply["content"]["status"] == "ok"
+            finally:
+                client.stop_channels()
+            sockets = [p for p in folder.iterdir() if stat.S_ISSOCK(p.stat().st_mode)]
+            assert len(sockets) == 5  # shell, iopub, stdin, control, heartbeat
+            # no channel on TCP; ipykernel's own pipe for subprocesses' output stays on 127.0.0.1 (iostream.py)
+            assert tcp_listeners_of(manager.provisioner.process.pid) in ([], ["127.0.0.1"])
+        finally:
+            asyncio.run(manager.shutdown_kernel(now=True))
+    assert not folder.exists()  # removed with the watchdog
 
 
 @pytest.mark.parametrize(
