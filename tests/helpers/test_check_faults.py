@@ -135,30 +135,30 @@ def test_a_fault_that_never_ends_fails_clearly_after_the_retries(
     assert by_vendor == RETRIES + 1  # one logical call, tried 1 + RETRIES times, then reported
 
 
+@pytest.mark.parametrize(
+    ("orgs", "refused"),
+    [
+        # the login (on the login host, which names no org) goes through; every call to the org is a 429
+        (["ready"], "REQUEST_LIMIT_EXCEEDED"),
+        # the login too: its SOAP fault reaches us without the HTTP status, the wording tells
+        (None, "login refused (REQUEST_LIMIT_EXCEEDED"),
+    ],
+    ids=["org-calls", "the-login"],
+)
 def test_a_salesforce_429_that_never_ends_says_slow_down_not_the_daily_allowance(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], counters: list[http.CallCounter]
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    counters: list[http.CallCounter],
+    orgs: list[str] | None,
+    refused: str,
 ) -> None:
     sandbox.app.reset()
-    # the login (on the login host, which names no org) goes through; every call to the org is a 429
-    set_faults(sandbox, rate=1.0, kinds=["429"], vendors=["salesforce"], orgs=["ready"])
+    set_faults(sandbox, rate=1.0, kinds=["429"], vendors=["salesforce"], orgs=orgs)
     code, record, _ = check(sandbox, tmp_path, capsys)
     assert code == 1
     failed = steps(record)["prerequisites"]
-    assert failed["status"] == "failed" and "REQUEST_LIMIT_EXCEEDED" in failed["message"]
-    assert "slow down" in failed["remedy"] and "24 hours" not in failed["remedy"]
-    assert_retries_bounded(sandbox, counters, record)
-
-
-def test_a_login_throttled_to_the_end_says_slow_down_too(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], counters: list[http.CallCounter]
-) -> None:
-    """The SOAP login's fault reaches us without its HTTP status: its wording tells it from the daily limit."""
-    sandbox.app.reset()
-    set_faults(sandbox, rate=1.0, kinds=["429"], vendors=["salesforce"])  # the login host too
-    code, record, _ = check(sandbox, tmp_path, capsys)
-    assert code == 1
-    failed = steps(record)["prerequisites"]
-    assert failed["status"] == "failed" and "login refused (REQUEST_LIMIT_EXCEEDED" in failed["message"]
+    assert failed["status"] == "failed" and refused in failed["message"]
     assert "slow down" in failed["remedy"] and "24 hours" not in failed["remedy"]
     assert_retries_bounded(sandbox, counters, record)
 
