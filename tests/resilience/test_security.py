@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -645,9 +646,10 @@ def test_the_kernel_of_a_headless_run_has_no_channel_on_tcp_and_its_sockets_are_
 
     from lsqsf_helpers.watchdog import Watchdog
 
-    with Watchdog(60) as watchdog:
+    # the manager is asynchronous: drive it from a thread of its own, where no event loop runs already
+    with Watchdog(60) as watchdog, ThreadPoolExecutor(max_workers=1) as loop_thread:
         manager = watchdog.manager_class()(kernel_name="python3")
-        asyncio.run(manager.start_kernel())
+        loop_thread.submit(asyncio.run, manager.start_kernel()).result()
         try:
             info = manager.get_connection_info()
             assert info["transport"] == "ipc"
@@ -666,7 +668,7 @@ def test_the_kernel_of_a_headless_run_has_no_channel_on_tcp_and_its_sockets_are_
             # no channel on TCP; ipykernel's own pipe for subprocesses' output stays on 127.0.0.1 (iostream.py)
             assert tcp_listeners_of(manager.provisioner.process.pid) in ([], ["127.0.0.1"])
         finally:
-            asyncio.run(manager.shutdown_kernel(now=True))
+            loop_thread.submit(asyncio.run, manager.shutdown_kernel(now=True)).result()
     assert not folder.exists()  # removed with the watchdog
 
 
