@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,38 +78,36 @@ def records_json(records: list[RunRecord], redactor: Redactor = REDACTOR) -> str
 
 
 def audit_entries(
-    record: RunRecord | Mapping[str, Any], *, at: str | None = None, redactor: Redactor = REDACTOR
+    record: RunRecord, *, at: str | None = None, redactor: Redactor = REDACTOR
 ) -> list[dict[str, Any]]:
     """One audit entry per change the run made, in step order (none for a check run), redacted.
 
-    `record` is a RunRecord or its JSON form (a record.json a notebook run wrote). `time` is when the
-    entry is written (`at`, default now: a kernel writes as soon as a step has changed the org, `lsqsf
-    check` when the org is done), `run_started` when the org's run began.
+    `time` is when the entry is written (`at`, default now: a kernel writes as soon as a step has
+    changed the org, `lsqsf check` when the org is done), `run_started` when the org's run began.
     """
     from lsqsf_helpers.runbook import now_iso
 
-    data = record if isinstance(record, Mapping) else record.as_dict()
     when = at or now_iso()
     return [
         redactor.redact_obj(
             {
                 "time": when,
-                "org": data.get("org"),
-                "mode": data.get("mode"),
-                "step": step.get("id"),
-                "what": change.get("what"),
-                "before": change.get("before"),
-                "after": change.get("after"),
-                "run_started": data.get("started"),
+                "org": record.org,
+                "mode": record.mode,
+                "step": step.step,
+                "what": change.what,
+                "before": change.before,
+                "after": change.after,
+                "run_started": record.started,
                 "lsqsf_version": __version__,
             }
         )
-        for step in data.get("steps") or []
-        for change in step.get("changes") or []
+        for step in record.steps
+        for change in step.changes
     ]
 
 
-def append_audit(path: Path, record: RunRecord | Mapping[str, Any], *, redactor: Redactor = REDACTOR) -> int:
+def append_audit(path: Path, record: RunRecord, *, redactor: Redactor = REDACTOR) -> int:
     """Append one JSON line per change of `record` to the audit log at `path`; the number of lines.
 
     The log is only ever appended to (created private to its owner, 0600), so it keeps every change of
