@@ -14,6 +14,8 @@ costs one write more than papermill's own final one (7.5 ms; bench/bench_noteboo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -28,19 +30,22 @@ class _SparseSaves(NotebookExecutionManager):  # type: ignore[misc]  # papermill
     _quiet = False
     saves_at_code_cells = True
 
-    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self._quiet = cell.get("cell_type") != "code" or not self.saves_at_code_cells
+    @contextmanager
+    def _saves_skipped(self, skip: bool = True) -> Iterator[None]:
+        """Within the block, `save` does nothing when `skip`; afterwards it saves again."""
+        self._quiet = skip
         try:
-            super().cell_start(cell, cell_index, **kwargs)
+            yield
         finally:
             self._quiet = False
 
+    def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+        with self._saves_skipped(cell.get("cell_type") != "code" or not self.saves_at_code_cells):
+            super().cell_start(cell, cell_index, **kwargs)
+
     def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
-        self._quiet = True  # the next code cell's start, or the final save, writes these outputs
-        try:
+        with self._saves_skipped():  # the next code cell's start, or the final save, writes these outputs
             super().cell_complete(cell, cell_index, **kwargs)
-        finally:
-            self._quiet = False
 
     def save(self, **kwargs: Any) -> None:
         if not self._quiet:
@@ -53,11 +58,8 @@ class _EndSaves(_SparseSaves):
     saves_at_code_cells = False
 
     def notebook_start(self, **kwargs: Any) -> None:
-        self._quiet = True
-        try:
+        with self._saves_skipped():
             super().notebook_start(**kwargs)
-        finally:
-            self._quiet = False
 
 
 class SparseSaveEngine(NBClientEngine):  # type: ignore[misc]  # papermill is untyped
